@@ -1,0 +1,54 @@
+"""Seeds, device and precision: the same code on a laptop CPU, one GPU or several."""
+
+from __future__ import annotations
+
+import platform
+
+
+def seed_everything(seed: int = 42) -> int:
+    """Seed Python, NumPy and torch (CPU and every GPU) so runs repeat; returns the seed."""
+    from transformers import set_seed
+
+    set_seed(seed)
+    return seed
+
+
+def pick_device() -> str:
+    """'cuda' when an NVIDIA GPU is present, else 'mps' on Apple silicon, else 'cpu'."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_precision() -> dict[str, bool]:
+    """Mixed-precision flags for SentenceTransformerTrainingArguments, from the hardware.
+
+    bf16 on GPUs that support it (Ampere and newer), fp16 on older CUDA GPUs, and
+    full fp32 on CPU and Apple silicon, where mixed precision is slower or
+    unsupported for training. Pass as `SentenceTransformerTrainingArguments(**pick_precision(), ...)`.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        if torch.cuda.is_bf16_supported():
+            return {"bf16": True, "fp16": False}
+        return {"bf16": False, "fp16": True}
+    return {"bf16": False, "fp16": False}
+
+
+def describe_hardware() -> str:
+    """One line: device, precision, CPU threads or GPU name."""
+    import torch
+
+    device = pick_device()
+    precision = pick_precision()
+    chosen = "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32"
+    if device == "cuda":
+        where = f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    else:
+        where = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"device={device} ({where}), training precision={chosen}"

@@ -1,0 +1,106 @@
+"""The two pictures every training notebook needs: loss curves and UMAP maps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+def _axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_loss_curves(log_history, ax=None, title: str = "Training loss"):
+    """Plot training (and evaluation) loss against the step from `trainer.state.log_history`.
+
+    Pass one log history, or a mapping {run name: log history} to compare runs on
+    one set of axes. Returns the matplotlib Axes.
+    """
+    runs = log_history if isinstance(log_history, Mapping) else {"": log_history}
+    ax = _axes(ax, (6, 3.5))
+    plotted = False
+    for name, history in runs.items():
+        for key, style in (("loss", "-"), ("eval_loss", "--")):
+            points = [(row["step"], row[key]) for row in history if key in row and "step" in row]
+            if points:
+                steps, values = zip(*points)
+                label = " ".join(part for part in (name, "train" if key == "loss" else "eval") if part)
+                ax.plot(steps, values, style, marker="o" if len(points) < 15 else None, ms=3, label=label)
+                plotted = True
+    if not plotted:
+        raise ValueError(
+            "No 'loss' entries with a 'step' in the log history: set logging_steps in the training "
+            "arguments to fewer steps than the run has."
+        )
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def umap_2d(embeddings, seed: int = 42, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
+    """2-D UMAP projection of embeddings with cosine distance, seeded so the picture repeats."""
+    import umap
+
+    reducer = umap.UMAP(
+        n_components=2,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        metric="cosine",
+        random_state=seed,
+        n_jobs=1,  # a seeded UMAP runs single-threaded; saying so avoids its warning
+    )
+    return reducer.fit_transform(np.asarray(embeddings))
+
+
+def plot_umap(
+    embeddings,
+    labels: Sequence,
+    ax=None,
+    title: str | None = None,
+    highlight: Sequence | None = None,
+    seed: int = 42,
+    legend: bool = True,
+):
+    """Scatter a seeded 2-D UMAP of `embeddings`, one colour per label.
+
+    `highlight`: labels drawn larger with a black edge (e.g. a few sibling
+    intents), the rest faded. Returns the matplotlib Axes.
+    """
+    labels = list(labels)
+    if len(labels) != len(embeddings):
+        raise ValueError(f"{len(embeddings)} embeddings but {len(labels)} labels: give one label per embedding.")
+    import matplotlib.pyplot as plt
+
+    coords = umap_2d(embeddings, seed=seed)
+    ax = _axes(ax, (6, 5))
+    names = sorted(set(labels), key=str)
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    highlight = set(highlight or ())
+    for n, name in enumerate(names):
+        mask = np.array([label == name for label in labels])
+        strong = not highlight or name in highlight
+        ax.scatter(
+            coords[mask, 0],
+            coords[mask, 1],
+            s=40 if highlight and strong else 14,
+            color=cmap(n % cmap.N),
+            alpha=0.9 if strong else 0.25,
+            edgecolors="black" if highlight and strong else "none",
+            linewidths=0.6,
+            label=str(name),
+        )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    if legend:
+        ax.legend(fontsize=7, markerscale=1.2, loc="best", frameon=False, ncol=1 if len(names) <= 10 else 2)
+    return ax
