@@ -40,7 +40,7 @@ def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, float, str
     try:
         client.execute()
     except CellExecutionError as failure:
-        error = str(failure).strip().splitlines()[-1]
+        error = f"{failure.ename}: {failure.evalue}"
     return notebook, time.perf_counter() - start, error
 
 

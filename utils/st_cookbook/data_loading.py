@@ -25,6 +25,16 @@ def _looks_local(source: str) -> bool:
     return Path(source).suffix.lower() in LOCAL_FORMATS or source.startswith((".", "/", "~")) or Path(source).exists()
 
 
+def _count_lines(path: Path, enough: int = 2) -> int:
+    count = 0
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            count += bool(line.strip())
+            if count >= enough:
+                break
+    return count
+
+
 def load_user_dataset(source: str | Path, split: str = "train", subset: str | None = None) -> Dataset:
     """A Dataset from a local .csv/.tsv/.json/.jsonl/.parquet file (header row
     required for CSV/TSV) or from a Hub dataset id (`split` and `subset` apply
@@ -45,6 +55,8 @@ def load_user_dataset(source: str | Path, split: str = "train", subset: str | No
         if path.stat().st_size == 0:
             raise DatasetFormatError(f"{source}: the file is empty. Expected a header row and at least one data row.")
         builder, options = LOCAL_FORMATS[suffix]
+        if builder == "csv" and _count_lines(path) < 2:
+            raise DatasetFormatError(f"{source}: no data rows. Expected a header row and at least one row under it.")
         try:
             dataset = load_dataset(builder, data_files=str(path), split="train", **options)
         except Exception as error:  # the builders raise many types; all mean "cannot parse"

@@ -102,12 +102,13 @@ def loss_name(loss) -> str:
             return loss_name(loss.loss)
     if name in _WRAPPERS:
         raise DatasetFormatError(
-            f"{name} wraps another loss: check the dataset against the inner loss, e.g. "
-            f"check_columns_for_loss(dataset, 'MultipleNegativesRankingLoss')."
+            f"{name} wraps another loss, and the dataset must fit that inner loss. Fix: check against the "
+            f"inner loss, e.g. check_columns_for_loss(dataset, 'MultipleNegativesRankingLoss'), or pass the "
+            f"{name} instance itself."
         )
     if name not in LOSS_SPECS:
         raise DatasetFormatError(
-            f"Unknown loss {name!r}. Known losses: {', '.join(sorted(LOSS_SPECS))}."
+            f"Unknown loss {name!r}. Fix: use one of the known losses: {', '.join(sorted(LOSS_SPECS))}."
         )
     return name
 
@@ -120,8 +121,9 @@ def _split_columns(dataset: Dataset) -> tuple[list[str], str | None]:
     labels = [c for c in dataset.column_names if c in LABEL_COLUMNS]
     if len(labels) > 1:
         raise DatasetFormatError(
-            f"The dataset has both {labels[0]!r} and {labels[1]!r}; the Trainer treats either name as the "
-            f"label and cannot use two. Fix: dataset = dataset.remove_columns({labels[1]!r})"
+            f"The dataset has both {labels[0]!r} and {labels[1]!r}; the Trainer treats either name as the label "
+            f"and cannot use two. Fix: keep the real label and drop the other, e.g. "
+            f"dataset = dataset.remove_columns({labels[1]!r}) or dataset.remove_columns({labels[0]!r})"
         )
     inputs = [c for c in dataset.column_names if c not in LABEL_COLUMNS]
     return inputs, (labels[0] if labels else None)
