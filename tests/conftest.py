@@ -8,6 +8,7 @@ for name, value in {
     "HF_DATASETS_OFFLINE": "1",
     "TQDM_DISABLE": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
     "TOKENIZERS_PARALLELISM": "false",
     "MPLBACKEND": "Agg",

@@ -22,7 +22,7 @@ from .corpus import (
 )
 from .data_loading import LOCAL_FORMATS, load_user_dataset
 from .hardware import describe_hardware, pick_device, pick_precision, seed_everything
-from .models import DEFAULT_MODEL, bundled_model_path, resolve_model_name
+from .models import DEFAULT_MODEL, resolve_model_name
 from .plotting import plot_loss_curves, plot_umap, umap_2d
 from .results import report_metrics
 from .validation import (
@@ -43,7 +43,6 @@ __all__ = [
     "SPLITS",
     "ColumnCheck",
     "DatasetFormatError",
-    "bundled_model_path",
     "check_columns_for_loss",
     "describe_hardware",
     "intent_names",

