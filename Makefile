@@ -17,7 +17,7 @@ export HF_DATASETS_DISABLE_PROGRESS_BARS ?= 1
 export TRANSFORMERS_VERBOSITY ?= error
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup run test lab notebooks clean
+.PHONY: setup run test bench lab notebooks clean
 
 setup: $(STAMP)
 
@@ -40,8 +40,14 @@ test: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --out $(OUT) --in-place
 
+## STS Benchmark: the labeled-pairs recipe vs a plain Trainer script (not part of CI).
+bench: $(STAMP)
+	$(PY) scripts/bench_stsb.py
+
+## JupyterLab, with progress bars and Trainer logging back on (still offline).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	env -u TQDM_DISABLE -u HF_HUB_DISABLE_PROGRESS_BARS -u HF_DATASETS_DISABLE_PROGRESS_BARS -u TRANSFORMERS_VERBOSITY \
+		$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -7,7 +7,11 @@ product category). Triplets are mined inside each batch from texts that share a 
   BatchSemiHardTripletLoss .................... negatives farther than the positive, but within the margin
   BatchHardSoftMarginTripletLoss .............. BatchHard with a soft margin, no margin to tune
 The GROUP_BY_LABEL batch sampler is on by default, so that every batch holds several
-texts of several labels; the batch size must be even and at least 4.
+texts of several labels; the batch size must be even and at least 4. Distances are
+cosine (1 - cosine similarity, what the model is used with) with a margin of 0.2 by
+default; the library's own defaults, Euclidean with margin 5, suit unnormalised
+embeddings only: on a model that normalises (as all-MiniLM-L6-v2 does) every
+distance is at most 2, and a margin of 5 can never be met.
 
 A column named `label` is the label and the other column is the text; map other names
 with --text-column and --label-column. Labels may be class names (strings, numbered in
@@ -52,6 +56,7 @@ SEE_HELP = f"Fix: see `python {sys.argv[0]} --help` for the options."
 BUNDLED_DATA = Path(__file__).resolve().parent / "data"
 BUNDLED_MODEL_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 LOSSES = ("BatchHardTripletLoss", "BatchAllTripletLoss", "BatchSemiHardTripletLoss", "BatchHardSoftMarginTripletLoss")
+DISTANCES = ("cosine", "euclidean")
 
 # Local files by suffix: (datasets builder, options). Quotes inside TSV fields are
 # text, not quoting: with quoting on, one stray quote silently merges rows.
@@ -88,6 +93,14 @@ class RecipeArgs:
         default=None, metadata={"help": "Column holding the class label (without it: the column `label`)."}
     )
     loss: str = field(default="BatchHardTripletLoss", metadata={"help": "Loss to train with.", "choices": LOSSES})
+    distance: str = field(
+        default="cosine", metadata={"help": "Distance the triplets are mined and scored with.", "choices": DISTANCES}
+    )
+    margin: float = field(
+        default=0.2,
+        metadata={"help": "How much farther than the positive a negative must be, in units of --distance "
+                  "(cosine: 0-2). Not used by BatchHardSoftMarginTripletLoss."},
+    )
 
 
 class RecipeError(Exception):
@@ -151,6 +164,9 @@ def parse_args(argv: list[str] | None) -> tuple[RecipeArgs, SentenceTransformerT
         raise RecipeError(f"invalid training options: {error}. {SEE_HELP}") from None
     if unknown:
         raise RecipeError(f"unrecognized arguments: {' '.join(unknown)}. {SEE_HELP}")
+    if recipe_args.margin < 0:
+        raise RecipeError(f"--margin {recipe_args.margin:g}: a margin is a distance and cannot be negative. "
+                          f"Fix: pass --margin 0 or more (e.g. 0.2 with cosine distance, which runs from 0 to 2).")
     return recipe_args, training_args
 
 
@@ -355,6 +371,13 @@ def evaluate(evaluator, model: SentenceTransformer, eval_dataset: Dataset) -> di
     return metrics
 
 
+def make_loss(recipe_args, model: SentenceTransformer):
+    distance = getattr(losses.BatchHardTripletLossDistanceFunction, f"{recipe_args.distance}_distance")
+    if recipe_args.loss == "BatchHardSoftMarginTripletLoss":
+        return losses.BatchHardSoftMarginTripletLoss(model, distance_metric=distance)
+    return getattr(losses, recipe_args.loss)(model, distance_metric=distance, margin=recipe_args.margin)
+
+
 def main(argv: list[str] | None = None) -> None:
     recipe_args, training_args = parse_args(argv)
 
@@ -367,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
 
     set_seed(training_args.seed)
     model = load_model(recipe_args.model, str(training_args.device))
-    loss = getattr(losses, recipe_args.loss)(model)
+    loss = make_loss(recipe_args, model)
     evaluator = make_evaluator(eval_dataset, training_args.per_device_eval_batch_size, training_args.seed)
 
     # Under torchrun every process trains; only the first one evaluates, prints and saves.

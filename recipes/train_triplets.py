@@ -7,7 +7,9 @@ anchor, the negative looks similar but does not (a hard negative). No label.
   TripletLoss ................................. the anchor closer to the positive than
                                                 to the negative, by a margin
 The NO_DUPLICATES batch sampler is on by default: a repeated text in a batch would be
-a false negative for its own anchor.
+a false negative for its own anchor. TripletLoss uses cosine distance with a margin of
+0.3 by default (--distance, --margin); the library's own default, Euclidean with margin
+5, can never be met on a model that normalises its embeddings (distances at most 2).
 
 The text columns are read in file order (anchor, positive, negative); map other names
 with --anchor-column, --positive-column and --negative-column. Evaluation:
@@ -48,6 +50,7 @@ SEE_HELP = f"Fix: see `python {sys.argv[0]} --help` for the options."
 BUNDLED_DATA = Path(__file__).resolve().parent / "data"
 BUNDLED_MODEL_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 LOSSES = ("MultipleNegativesRankingLoss", "TripletLoss")
+DISTANCES = ("cosine", "euclidean", "manhattan")
 INPUTS = ("anchor", "positive", "negative")
 # Column names that say which text plays which role: a file with them in another order is a mistake.
 ROLE_NAMES = ({"anchor", "query", "question", "sentence"}, {"positive", "pos", "answer", "document", "passage"},
@@ -90,6 +93,14 @@ class RecipeArgs:
     negative_column: str | None = field(default=None, metadata={"help": "Column holding the negative."})
     loss: str = field(
         default="MultipleNegativesRankingLoss", metadata={"help": "Loss to train with.", "choices": LOSSES}
+    )
+    distance: str = field(
+        default="cosine", metadata={"help": "TripletLoss only: the distance it compares.", "choices": DISTANCES}
+    )
+    margin: float = field(
+        default=0.3,
+        metadata={"help": "TripletLoss only: how much farther than the positive the negative must be, in "
+                  "units of --distance (cosine: 0-2)."},
     )
 
 
@@ -154,6 +165,9 @@ def parse_args(argv: list[str] | None) -> tuple[RecipeArgs, SentenceTransformerT
         raise RecipeError(f"invalid training options: {error}. {SEE_HELP}") from None
     if unknown:
         raise RecipeError(f"unrecognized arguments: {' '.join(unknown)}. {SEE_HELP}")
+    if recipe_args.margin < 0:
+        raise RecipeError(f"--margin {recipe_args.margin:g}: a margin is a distance and cannot be negative. "
+                          f"Fix: pass --margin 0 or more (e.g. 0.2 with cosine distance, which runs from 0 to 2).")
     return recipe_args, training_args
 
 
@@ -308,6 +322,13 @@ def evaluate(evaluator, model: SentenceTransformer) -> dict[str, float]:
     return {name: float(value) for name, value in evaluator(model).items()}
 
 
+def make_loss(recipe_args, model: SentenceTransformer):
+    if recipe_args.loss == "TripletLoss":
+        distance = getattr(losses.TripletDistanceMetric, recipe_args.distance.upper())
+        return losses.TripletLoss(model, distance_metric=distance, triplet_margin=recipe_args.margin)
+    return getattr(losses, recipe_args.loss)(model)
+
+
 def main(argv: list[str] | None = None) -> None:
     recipe_args, training_args = parse_args(argv)
 
@@ -316,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
 
     set_seed(training_args.seed)
     model = load_model(recipe_args.model, str(training_args.device))
-    loss = getattr(losses, recipe_args.loss)(model)
+    loss = make_loss(recipe_args, model)
     evaluator = make_evaluator(eval_dataset, training_args.per_device_eval_batch_size)
 
     # Under torchrun every process trains; only the first one evaluates, prints and saves.

@@ -24,6 +24,7 @@ from nbclient.exceptions import CellExecutionError
 from st_cookbook.results import NOTEBOOK_ENV, RESULTS_FILE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
+KERNEL_STARTUP = Path(__file__).resolve().parent / "headless_kernel.py"
 
 
 def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, float, str | None]:
@@ -33,6 +34,7 @@ def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, float, str
         timeout=timeout,
         kernel_name="python3",
         record_timing=False,  # keeps timestamps out of committed notebooks
+        extra_arguments=[f"--InteractiveShellApp.exec_files={[str(KERNEL_STARTUP)]}"],  # progress widgets off
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()

@@ -43,3 +43,5 @@ def test_committed_outputs_come_from_a_clean_run(path):
     for cell in code:
         for output in cell.outputs:
             assert "it/s]" not in str(output.get("text", "")), "progress bars leaked into committed outputs"
+            widget = "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+            assert not widget, "a progress widget leaked into committed outputs (run them with make notebooks)"

@@ -52,17 +52,25 @@ def test_umap_is_seeded_and_plots_one_group_per_label():
     assert ax.get_title() == "t"
     with pytest.raises(ValueError, match="one label per embedding"):
         cb.plot_umap(points, labels[:-1])
+    # A precomputed layout is drawn as given: two colourings of the same map line up.
+    by_group = cb.plot_umap(points, labels, coords=first)
+    by_half = cb.plot_umap(points, ["x"] * 30 + ["y"] * 30, coords=first)
+    drawn = lambda ax: np.vstack([c.get_offsets() for c in ax.collections])
+    np.testing.assert_allclose(np.sort(drawn(by_group), axis=0), np.sort(first, axis=0))
+    np.testing.assert_allclose(np.sort(drawn(by_half), axis=0), np.sort(first, axis=0))
+    with pytest.raises(ValueError, match="one point per embedding"):
+        cb.plot_umap(points, labels, coords=first[:-1])
 
 
 def test_report_metrics_prints_and_records(tmp_path, monkeypatch, capsys):
     results = tmp_path / "results.jsonl"
     monkeypatch.setenv("COOKBOOK_RESULTS_FILE", str(results))
     monkeypatch.setenv("COOKBOOK_NOTEBOOK", "99_demo")
-    cb.report_metrics("Demo", {"accuracy@1": 0.123456, "pairs": 10})
+    cb.report_metrics("Demo", {"accuracy@1": 0.123456, "pairs": 10, "silhouette": np.float32(0.25)})
     printed = capsys.readouterr().out
     assert "Demo" in printed and "0.1235" in printed and "10" in printed
     record = json.loads(results.read_text())
-    assert record == {"notebook": "99_demo", "title": "Demo", "metrics": {"accuracy@1": 0.1235, "pairs": 10}}
+    assert record == {"notebook": "99_demo", "title": "Demo", "metrics": {"accuracy@1": 0.1235, "pairs": 10, "silhouette": 0.25}}
 
 
 def _notebook(path, code):
@@ -73,7 +81,11 @@ def _notebook(path, code):
 
 
 def test_run_notebooks_executes_and_summarises(tmp_path):
-    good = _notebook(tmp_path / "01_good.ipynb", "from st_cookbook import report_metrics\nreport_metrics('Scores', {'gain': 0.25})")
+    good = _notebook(
+        tmp_path / "01_good.ipynb",
+        "from tqdm.auto import tqdm\nfrom st_cookbook import report_metrics\n"
+        "total = sum(tqdm(range(3), desc='a notebook progress widget'))\nreport_metrics('Scores', {'gain': 0.25})",
+    )
     bad = _notebook(tmp_path / "02_bad.ipynb", "raise RuntimeError('broken on purpose')")
     out = tmp_path / "out"
     done = subprocess.run(
@@ -89,3 +101,5 @@ def test_run_notebooks_executes_and_summarises(tmp_path):
     assert "| gain | 0.25 |" in summary
     executed = nbformat.read(out / "notebooks" / "01_good.ipynb", as_version=4)
     assert "gain" in executed.cells[0].outputs[0]["text"]
+    # Headless runs (TQDM_DISABLE=1) leave no progress widget in the executed notebook.
+    assert [o.output_type for o in executed.cells[0].outputs] == ["stream"]

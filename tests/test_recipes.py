@@ -146,6 +146,8 @@ BAD_INPUTS = {
     "unknown-option": ("triplets", {}, ["--learning_rat", "1e-4"], "unrecognized arguments"),
     "missing-file": ("labeled_sentences", {}, ["--train-data", "no/such/file.csv"], "no such file"),
     "odd-group-batch": ("labeled_sentences", {}, ["--per_device_train_batch_size", "7"], "even batch size"),
+    "negative-margin": ("triplets", {}, ["--loss", "TripletLoss", "--margin", "-0.5"], "cannot be negative"),
+    "unknown-distance": ("labeled_sentences", {}, ["--distance", "dot"], "invalid choice"),
 }
 
 

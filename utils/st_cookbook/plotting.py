@@ -68,18 +68,23 @@ def plot_umap(
     highlight: Sequence | None = None,
     seed: int = 42,
     legend: bool = True,
+    coords=None,
 ):
     """Scatter a seeded 2-D UMAP of `embeddings`, one colour per label.
 
     `highlight`: labels drawn larger with a black edge (e.g. a few sibling
-    intents), the rest faded. Returns the matplotlib Axes.
+    intents), the rest faded. `coords`: a map from `umap_2d(embeddings)` to draw
+    instead of computing one, so that several colourings share one layout.
+    Returns the matplotlib Axes.
     """
     labels = list(labels)
     if len(labels) != len(embeddings):
         raise ValueError(f"{len(embeddings)} embeddings but {len(labels)} labels: give one label per embedding.")
     import matplotlib.pyplot as plt
 
-    coords = umap_2d(embeddings, seed=seed)
+    coords = umap_2d(embeddings, seed=seed) if coords is None else np.asarray(coords)
+    if coords.shape != (len(labels), 2):
+        raise ValueError(f"coords has shape {coords.shape}; expected ({len(labels)}, 2), one point per embedding.")
     ax = _axes(ax, (6, 5))
     names = sorted(set(labels), key=str)
     cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")

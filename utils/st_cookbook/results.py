@@ -16,6 +16,8 @@ def report_metrics(title: str, metrics: Mapping[str, float], digits: int = 4) ->
     When the notebook runs under `make run`, the same numbers are also appended to
     the results file that the run summarises (one JSON object per line).
     """
+    # numpy and torch scalars (a silhouette score, a tensor's .mean()) become plain numbers.
+    metrics = {name: value.item() if hasattr(value, "item") else value for name, value in metrics.items()}
     width = max(len(name) for name in metrics)
     print(title)
     for name, value in metrics.items():
