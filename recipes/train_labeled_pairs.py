@@ -18,6 +18,8 @@ examples:
   python recipes/train_labeled_pairs.py --train-data pairs.csv --eval-data test.csv --num_train_epochs 4
   python recipes/train_labeled_pairs.py --train-data sentence-transformers/stsb --eval-split test
   torchrun --nproc_per_node=2 recipes/train_labeled_pairs.py --per_device_train_batch_size 16
+  python recipes/train_labeled_pairs.py --early-stopping-patience 3 --eval_steps 20 --num_train_epochs 5
+  python recipes/train_labeled_pairs.py --save_strategy steps --save_steps 100 --resume_from_checkpoint last
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from pathlib import Path
 import torch
 from datasets import Dataset, load_dataset
 from datasets.utils import logging as datasets_logging
-from transformers import HfArgumentParser, set_seed
+from transformers import EarlyStoppingCallback, HfArgumentParser, set_seed
+from transformers.trainer_utils import get_last_checkpoint
 
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.sentence_transformer import losses
@@ -96,6 +99,13 @@ class RecipeArgs:
         default=None, metadata={"help": "Column holding the label (without it: the column `label` or `score`)."}
     )
     loss: str = field(default="CoSENTLoss", metadata={"help": "Loss to train with.", "choices": list(LOSSES)})
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={"help": "Stop training once the main evaluation metric has not improved for this many evaluations "
+                  "in a row (transformers' EarlyStoppingCallback). Turns on evaluation and a checkpoint every "
+                  "--eval_steps (default: --logging_steps), keeps the best checkpoint and loads it at the end. "
+                  "Without it: no early stopping."},
+    )
 
 
 class RecipeError(Exception):
@@ -138,6 +148,12 @@ def parse_args(argv: list[str] | None) -> tuple[RecipeArgs, SentenceTransformerT
         usage=f"python {sys.argv[0]} [options]",
         allow_abbrev=False,
     )
+    for action in parser._actions:  # the library's text says the Trainer ignores it; this recipe does not
+        if action.dest == "resume_from_checkpoint":
+            action.help = ("Go on with an interrupted run from a checkpoint-N folder it saved (needs --save_strategy "
+                           "steps or epoch in that run), or `last` for the newest checkpoint in --output_dir: the "
+                           "model, optimizer, scheduler, RNG state and step count are restored. Without it: start "
+                           "from --model.")
     # Defaults for a short, quiet run; every one of them can be overridden on the command line.
     parser.set_defaults(
         output_dir=f"models/{RECIPE}",
@@ -154,8 +170,29 @@ def parse_args(argv: list[str] | None) -> tuple[RecipeArgs, SentenceTransformerT
     )
     try:
         recipe_args, training_args, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)
+        patience = recipe_args.early_stopping_patience
+        if patience is not None and not unknown:
+            if patience < 1:
+                raise RecipeError(f"--early-stopping-patience {patience}: expected a whole number of evaluations, "
+                                  "1 or more. Fix: pass e.g. --early-stopping-patience 3, or leave it out to train "
+                                  "to the end.")
+            # Early stopping needs an evaluation, and a checkpoint to go back to, at the same steps; the
+            # user's own --eval_strategy/--eval_steps/--save_steps win. Parsed again so that
+            # TrainingArguments checks the combination.
+            strategy = getattr(training_args.eval_strategy, "value", training_args.eval_strategy)
+            if strategy == "no" and is_set(argv, "eval_strategy"):
+                raise RecipeError("--early-stopping-patience needs evaluations during training; --eval_strategy no "
+                                  "turns them off. Fix: drop --eval_strategy no (or pass steps or epoch).")
+            strategy = "steps" if strategy == "no" else strategy
+            steps = training_args.eval_steps or training_args.logging_steps
+            parser.set_defaults(eval_strategy=strategy, save_strategy=strategy, eval_steps=steps, save_steps=steps,
+                                load_best_model_at_end=True, save_total_limit=2)
+            recipe_args, training_args, unknown = parser.parse_args_into_dataclasses(
+                argv, return_remaining_strings=True
+            )
     except ValueError as error:  # raised by TrainingArguments for conflicting options
-        raise RecipeError(f"invalid training options: {error}. {SEE_HELP}") from None
+        reason = " ".join(str(error).split())  # some of these messages span lines
+        raise RecipeError(f"invalid training options: {reason}. {SEE_HELP}") from None
     if unknown:
         raise RecipeError(f"unrecognized arguments: {' '.join(unknown)}. {SEE_HELP}")
     return recipe_args, training_args
@@ -347,8 +384,71 @@ def evaluate(evaluator, model: SentenceTransformer) -> dict[str, float]:
     return {name: float(value) for name, value in evaluator(model).items()}
 
 
+def main_metric_name(evaluator, model: SentenceTransformer) -> str:
+    """The evaluator's primary metric; it names it on its first run, which only the first process makes."""
+    if evaluator.primary_metric:
+        return evaluator.primary_metric
+    similarity = model.similarity_fn_name
+    return f"spearman_{similarity}" if isinstance(evaluator, EmbeddingSimilarityEvaluator) else f"{similarity}_ap"
+
+
+def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
+    """--resume_from_checkpoint: a checkpoint folder (e.g. models/x/checkpoint-500), or `true`/`last` for the
+    newest checkpoint-N folder in --output_dir. The Trainer reads it only when train() is given it."""
+    if value is None or value.strip().lower() in ("", "false", "no", "none"):
+        return None
+    expected = ("Expected a checkpoint-N folder that a run with --save_strategy steps or epoch wrote (it holds "
+                "trainer_state.json), or `last` for the newest one in --output_dir.")
+    if value.strip().lower() in ("true", "last", "yes"):
+        latest = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        if latest is None:
+            raise RecipeError(f"--resume_from_checkpoint {value}: no checkpoint-N folder in --output_dir "
+                              f"{output_dir}. {expected} Fix: pass the --output_dir of the interrupted run, or the "
+                              "checkpoint folder itself.")
+        value = latest
+    path = Path(value).expanduser()
+    if not (path / "trainer_state.json").is_file():
+        problem = "no such folder" if not path.exists() else "not a complete checkpoint (no trainer_state.json)"
+        raise RecipeError(f"--resume_from_checkpoint {value}: {problem}. {expected} Fix: check the path; an "
+                          "interrupted save leaves an incomplete folder, so pick the checkpoint before it.")
+    return str(path)
+
+
+def is_set(argv: list[str], option: str) -> bool:
+    """Whether the command line gives a training option itself (with dashes or underscores)."""
+    names = {f"--{option}", f"--{option.replace('_', '-')}"}
+    return any(arg.split("=")[0] in names for arg in argv)
+
+
+def early_stopping(recipe_args, training_args, argv: list[str], metric: str) -> list:
+    """EarlyStoppingCallback on the evaluator's main metric (the Trainer logs it as eval_<metric>)."""
+    if recipe_args.early_stopping_patience is None:
+        return []
+    if not is_set(argv, "metric_for_best_model"):
+        training_args.metric_for_best_model = f"eval_{metric}"
+        training_args.greater_is_better = True
+    return [EarlyStoppingCallback(early_stopping_patience=recipe_args.early_stopping_patience)]
+
+
+def options_report(trainer, recipe_args, checkpoint: str | None, callbacks: list) -> dict:
+    """What the resume and early-stopping options did, for the JSON line."""
+    report = {"resumed_from": checkpoint} if checkpoint else {}
+    if recipe_args.early_stopping_patience is not None:
+        state, best = trainer.state, trainer.state.best_model_checkpoint
+        report.update(
+            train_steps=state.global_step,
+            stopped_early=any(callback.early_stopping_patience_counter >= callback.early_stopping_patience
+                              for callback in callbacks),
+            best_metric=state.best_metric,
+            best_step=int(best.rsplit("-", 1)[-1]) if best else None,
+        )
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     recipe_args, training_args = parse_args(argv)
+    checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
 
     # Bad data stops here, before the model loads and before anything is written.
     train_dataset, eval_dataset, train_source = load_data(recipe_args, training_args.seed)
@@ -363,15 +463,17 @@ def main(argv: list[str] | None = None) -> None:
     is_main_process = training_args.process_index == 0
     before = evaluate(evaluator, model) if is_main_process else {}
 
+    callbacks = early_stopping(recipe_args, training_args, argv, main_metric_name(evaluator, model))
     trainer = SentenceTransformerTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
         loss=loss,
         evaluator=evaluator,
+        callbacks=callbacks,
     )
     start = time.perf_counter()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=checkpoint)
     train_seconds = time.perf_counter() - start
 
     after = evaluate(evaluator, model) if is_main_process else {}
@@ -383,6 +485,7 @@ def main(argv: list[str] | None = None) -> None:
             "after": after,
             "train_seconds": round(train_seconds, 2),
             "train_examples": train_dataset.num_rows,
+            **options_report(trainer, recipe_args, checkpoint, callbacks),
         }
         print(json.dumps(result))
 

@@ -19,6 +19,10 @@ examples:
   python recipes/train_positive_pairs.py --train-data qa.csv --eval-data qa_test.csv --per_device_train_batch_size 64
   python recipes/train_positive_pairs.py --train-data qa.jsonl --anchor-column question --positive-column answer
   torchrun --nproc_per_node=2 recipes/train_positive_pairs.py
+  python recipes/train_positive_pairs.py --early-stopping-patience 3 --eval_steps 20 --num_train_epochs 5
+  python recipes/train_positive_pairs.py --save_strategy steps --save_steps 100 --resume_from_checkpoint last
+  python recipes/train_positive_pairs.py --mine-hard-negatives 3 --loss CachedMultipleNegativesRankingLoss
+  python recipes/train_positive_pairs.py --matryoshka-dims 384,256,128,64
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ from pathlib import Path
 import torch
 from datasets import Dataset, load_dataset
 from datasets.utils import logging as datasets_logging
-from transformers import HfArgumentParser, set_seed
+from transformers import EarlyStoppingCallback, HfArgumentParser, set_seed
+from transformers.trainer_utils import get_last_checkpoint
 
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.base.sampler import BatchSamplers
 from sentence_transformers.sentence_transformer import losses
 from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+from sentence_transformers.util import mine_hard_negatives
 
 RECIPE = Path(__file__).stem
 SEE_HELP = f"Fix: see `python {sys.argv[0]} --help` for the options."
@@ -89,6 +95,27 @@ class RecipeArgs:
     loss: str = field(
         default="MultipleNegativesRankingLoss", metadata={"help": "Loss to train with.", "choices": LOSSES}
     )
+    mine_hard_negatives: int = field(
+        default=0,
+        metadata={"help": "Before training, give each (anchor, positive) row this many hard negatives: the other "
+                  "training positives the model (as loaded) finds most similar to the anchor, skipping any scored "
+                  "within 5%% of the row's own positive (likely false negatives; sentence_transformers.util."
+                  "mine_hard_negatives with relative_margin=0.05, sampling_strategy='top'). Rows for which that many "
+                  "are not found are dropped. Not with MegaBatchMarginLoss. 0: in-batch negatives only."},
+    )
+    matryoshka_dims: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated embedding sizes, e.g. 384,256,128,64: wraps the loss in MatryoshkaLoss so "
+                  "that embeddings cut to each size still work, and reports the main metric at each size too "
+                  "(<metric>@dim<N> in before/after). Without it: full-size embeddings only."},
+    )
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={"help": "Stop training once the main evaluation metric has not improved for this many evaluations "
+                  "in a row (transformers' EarlyStoppingCallback). Turns on evaluation and a checkpoint every "
+                  "--eval_steps (default: --logging_steps), keeps the best checkpoint and loads it at the end. "
+                  "Without it: no early stopping."},
+    )
 
 
 class RecipeError(Exception):
@@ -131,6 +158,12 @@ def parse_args(argv: list[str] | None) -> tuple[RecipeArgs, SentenceTransformerT
         usage=f"python {sys.argv[0]} [options]",
         allow_abbrev=False,
     )
+    for action in parser._actions:  # the library's text says the Trainer ignores it; this recipe does not
+        if action.dest == "resume_from_checkpoint":
+            action.help = ("Go on with an interrupted run from a checkpoint-N folder it saved (needs --save_strategy "
+                           "steps or epoch in that run), or `last` for the newest checkpoint in --output_dir: the "
+                           "model, optimizer, scheduler, RNG state and step count are restored. Without it: start "
+                           "from --model.")
     # Defaults for a short, quiet run; every one of them can be overridden on the command line.
     parser.set_defaults(
         output_dir=f"models/{RECIPE}",
@@ -148,8 +181,29 @@ def parse_args(argv: list[str] | None) -> tuple[RecipeArgs, SentenceTransformerT
     )
     try:
         recipe_args, training_args, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)
+        patience = recipe_args.early_stopping_patience
+        if patience is not None and not unknown:
+            if patience < 1:
+                raise RecipeError(f"--early-stopping-patience {patience}: expected a whole number of evaluations, "
+                                  "1 or more. Fix: pass e.g. --early-stopping-patience 3, or leave it out to train "
+                                  "to the end.")
+            # Early stopping needs an evaluation, and a checkpoint to go back to, at the same steps; the
+            # user's own --eval_strategy/--eval_steps/--save_steps win. Parsed again so that
+            # TrainingArguments checks the combination.
+            strategy = getattr(training_args.eval_strategy, "value", training_args.eval_strategy)
+            if strategy == "no" and is_set(argv, "eval_strategy"):
+                raise RecipeError("--early-stopping-patience needs evaluations during training; --eval_strategy no "
+                                  "turns them off. Fix: drop --eval_strategy no (or pass steps or epoch).")
+            strategy = "steps" if strategy == "no" else strategy
+            steps = training_args.eval_steps or training_args.logging_steps
+            parser.set_defaults(eval_strategy=strategy, save_strategy=strategy, eval_steps=steps, save_steps=steps,
+                                load_best_model_at_end=True, save_total_limit=2)
+            recipe_args, training_args, unknown = parser.parse_args_into_dataclasses(
+                argv, return_remaining_strings=True
+            )
     except ValueError as error:  # raised by TrainingArguments for conflicting options
-        raise RecipeError(f"invalid training options: {error}. {SEE_HELP}") from None
+        reason = " ".join(str(error).split())  # some of these messages span lines
+        raise RecipeError(f"invalid training options: {reason}. {SEE_HELP}") from None
     if unknown:
         raise RecipeError(f"unrecognized arguments: {' '.join(unknown)}. {SEE_HELP}")
     return recipe_args, training_args
@@ -288,7 +342,9 @@ def load_model(name: str, device: str) -> SentenceTransformer:
                           "copy.") from None
 
 
-def make_evaluator(eval_dataset: Dataset, batch_size: int) -> InformationRetrievalEvaluator:
+def make_evaluator(
+    eval_dataset: Dataset, batch_size: int, truncate_dim: int | None = None
+) -> InformationRetrievalEvaluator:
     """Each distinct anchor retrieves among all distinct positives; its own positives are relevant."""
     doc_ids = {text: f"d{n}" for n, text in enumerate(dict.fromkeys(eval_dataset["positive"]))}
     query_ids = {text: f"q{n}" for n, text in enumerate(dict.fromkeys(eval_dataset["anchor"]))}
@@ -300,6 +356,7 @@ def make_evaluator(eval_dataset: Dataset, batch_size: int) -> InformationRetriev
         corpus={doc_id: text for text, doc_id in doc_ids.items()},
         relevant_docs=relevant,
         batch_size=batch_size,
+        truncate_dim=truncate_dim,
     )
 
 
@@ -307,33 +364,173 @@ def evaluate(evaluator, model: SentenceTransformer) -> dict[str, float]:
     return {name: float(value) for name, value in evaluator(model).items()}
 
 
+def parse_dims(text: str | None) -> list[int]:
+    """--matryoshka-dims "384,256,128,64" -> [384, 256, 128, 64], largest first."""
+    if text is None:
+        return []
+    expected = (f"--matryoshka-dims {text!r}: expected distinct positive whole numbers separated by commas, e.g. "
+                "384,256,128,64 (the model's full embedding size first)")
+    try:
+        dims = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise RecipeError(f"{expected}. Fix: write the sizes as integers, e.g. --matryoshka-dims 384,128.") from None
+    if any(dim < 1 for dim in dims) or len(set(dims)) != len(dims):
+        raise RecipeError(f"{expected}. Fix: drop the zero, negative or repeated sizes.")
+    return sorted(dims, reverse=True)
+
+
+def check_dims(dims: list[int], model: SentenceTransformer) -> None:
+    """Sizes larger than the model's embeddings cannot be cut from them (checked before anything is written)."""
+    full = model.get_embedding_dimension()
+    too_large = [dim for dim in dims if full is not None and dim > full]
+    if too_large:
+        raise RecipeError(f"--matryoshka-dims: {', '.join(map(str, too_large))} exceed the model's embedding size "
+                          f"{full}. Expected sizes up to {full}. Fix: pass e.g. --matryoshka-dims "
+                          f"{','.join(str(full // 2**n) for n in range(4))}.")
+
+
+def evaluate_dims(evaluators: dict, model: SentenceTransformer) -> dict[str, float]:
+    """The main metric with the embeddings cut to each Matryoshka size, as <metric>@dim<size>."""
+    metrics = {}
+    for dim, evaluator in evaluators.items():
+        scores = evaluator(model)
+        metrics[f"{evaluator.primary_metric}@dim{dim}"] = float(scores[evaluator.primary_metric])
+    return metrics
+
+
+def main_metric_name(evaluator, model: SentenceTransformer) -> str:
+    """The evaluator's primary metric; it names it on its first run, which only the first process makes."""
+    return evaluator.primary_metric or f"{model.similarity_fn_name}_ndcg@{max(evaluator.ndcg_at_k)}"
+
+
+def check_mining(recipe_args: RecipeArgs) -> None:
+    count = recipe_args.mine_hard_negatives
+    if count < 0:
+        raise RecipeError(f"--mine-hard-negatives {count}: expected the number of hard negatives per row, 0 (off) "
+                          "or more. Fix: pass e.g. --mine-hard-negatives 1.")
+    if count and recipe_args.loss == "MegaBatchMarginLoss":
+        raise RecipeError("--mine-hard-negatives needs a loss that takes negative columns; MegaBatchMarginLoss reads "
+                          "(anchor, positive) only. Expected --loss MultipleNegativesRankingLoss or "
+                          "CachedMultipleNegativesRankingLoss. Fix: pass one of those, or drop --mine-hard-negatives.")
+
+
+def mine_negatives(train_dataset: Dataset, model: SentenceTransformer, count: int, batch_size: int) -> Dataset:
+    """(anchor, positive, negative_1, ..., negative_<count>) rows: for each anchor, the training positives the
+    model ranks highest that are not its own, skipping those within 5% of its positive's score (relative
+    margin), which are likely unlabeled positives. Rows with fewer candidates than that are dropped."""
+    mined = mine_hard_negatives(
+        train_dataset,
+        model,
+        anchor_column_name="anchor",
+        positive_column_name="positive",
+        num_negatives=count,
+        relative_margin=0.05,
+        sampling_strategy="top",
+        output_format="n-tuple",
+        batch_size=batch_size,
+    )
+    print(f"Hard negatives: {mined.num_rows} of {train_dataset.num_rows} training rows got {count} each; "
+          f"{train_dataset.num_rows - mined.num_rows} rows without enough candidates are left out.")
+    if mined.num_rows == 0:
+        raise RecipeError(f"--mine-hard-negatives {count}: no training row got {count} hard negatives (too few "
+                          "distinct positives that score below the row's own). Expected more distinct positives "
+                          "than negatives per row. Fix: lower --mine-hard-negatives, or add training rows.")
+    return mined
+
+
+def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
+    """--resume_from_checkpoint: a checkpoint folder (e.g. models/x/checkpoint-500), or `true`/`last` for the
+    newest checkpoint-N folder in --output_dir. The Trainer reads it only when train() is given it."""
+    if value is None or value.strip().lower() in ("", "false", "no", "none"):
+        return None
+    expected = ("Expected a checkpoint-N folder that a run with --save_strategy steps or epoch wrote (it holds "
+                "trainer_state.json), or `last` for the newest one in --output_dir.")
+    if value.strip().lower() in ("true", "last", "yes"):
+        latest = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        if latest is None:
+            raise RecipeError(f"--resume_from_checkpoint {value}: no checkpoint-N folder in --output_dir "
+                              f"{output_dir}. {expected} Fix: pass the --output_dir of the interrupted run, or the "
+                              "checkpoint folder itself.")
+        value = latest
+    path = Path(value).expanduser()
+    if not (path / "trainer_state.json").is_file():
+        problem = "no such folder" if not path.exists() else "not a complete checkpoint (no trainer_state.json)"
+        raise RecipeError(f"--resume_from_checkpoint {value}: {problem}. {expected} Fix: check the path; an "
+                          "interrupted save leaves an incomplete folder, so pick the checkpoint before it.")
+    return str(path)
+
+
+def is_set(argv: list[str], option: str) -> bool:
+    """Whether the command line gives a training option itself (with dashes or underscores)."""
+    names = {f"--{option}", f"--{option.replace('_', '-')}"}
+    return any(arg.split("=")[0] in names for arg in argv)
+
+
+def early_stopping(recipe_args, training_args, argv: list[str], metric: str) -> list:
+    """EarlyStoppingCallback on the evaluator's main metric (the Trainer logs it as eval_<metric>)."""
+    if recipe_args.early_stopping_patience is None:
+        return []
+    if not is_set(argv, "metric_for_best_model"):
+        training_args.metric_for_best_model = f"eval_{metric}"
+        training_args.greater_is_better = True
+    return [EarlyStoppingCallback(early_stopping_patience=recipe_args.early_stopping_patience)]
+
+
+def options_report(trainer, recipe_args, checkpoint: str | None, callbacks: list) -> dict:
+    """What the resume and early-stopping options did, for the JSON line."""
+    report = {"resumed_from": checkpoint} if checkpoint else {}
+    if recipe_args.early_stopping_patience is not None:
+        state, best = trainer.state, trainer.state.best_model_checkpoint
+        report.update(
+            train_steps=state.global_step,
+            stopped_early=any(callback.early_stopping_patience_counter >= callback.early_stopping_patience
+                              for callback in callbacks),
+            best_metric=state.best_metric,
+            best_step=int(best.rsplit("-", 1)[-1]) if best else None,
+        )
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     recipe_args, training_args = parse_args(argv)
+    checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    check_mining(recipe_args)
+    dims = parse_dims(recipe_args.matryoshka_dims)
 
     # Bad data stops here, before the model loads and before anything is written.
     train_dataset, eval_dataset = load_data(recipe_args, training_args.seed)
 
     set_seed(training_args.seed)
     model = load_model(recipe_args.model, str(training_args.device))
+    check_dims(dims, model)
+    if recipe_args.mine_hard_negatives:
+        train_dataset = mine_negatives(train_dataset, model, recipe_args.mine_hard_negatives,
+                                       training_args.per_device_eval_batch_size)
     loss = getattr(losses, recipe_args.loss)(model)
+    if dims:
+        loss = losses.MatryoshkaLoss(model, loss, matryoshka_dims=dims)
     evaluator = make_evaluator(eval_dataset, training_args.per_device_eval_batch_size)
+    dim_evaluators = {dim: make_evaluator(eval_dataset, training_args.per_device_eval_batch_size, dim) for dim in dims}
 
     # Under torchrun every process trains; only the first one evaluates, prints and saves.
     is_main_process = training_args.process_index == 0
-    before = evaluate(evaluator, model) if is_main_process else {}
+    before = {**evaluate(evaluator, model), **evaluate_dims(dim_evaluators, model)} if is_main_process else {}
 
+    callbacks = early_stopping(recipe_args, training_args, argv, main_metric_name(evaluator, model))
     trainer = SentenceTransformerTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
         loss=loss,
         evaluator=evaluator,
+        callbacks=callbacks,
     )
     start = time.perf_counter()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=checkpoint)
     train_seconds = time.perf_counter() - start
 
-    after = evaluate(evaluator, model) if is_main_process else {}
+    after = {**evaluate(evaluator, model), **evaluate_dims(dim_evaluators, model)} if is_main_process else {}
     trainer.save_model(training_args.output_dir)
     if is_main_process:
         result = {
@@ -342,6 +539,9 @@ def main(argv: list[str] | None = None) -> None:
             "after": after,
             "train_seconds": round(train_seconds, 2),
             "train_examples": train_dataset.num_rows,
+            **options_report(trainer, recipe_args, checkpoint, callbacks),
+            **({"mined_negatives": train_dataset.num_rows * recipe_args.mine_hard_negatives}
+               if recipe_args.mine_hard_negatives else {}),
         }
         print(json.dumps(result))
 
