@@ -42,7 +42,7 @@ def run_all(commands: list[list[str]], workers: int, threads: int | None = None)
     """Run commands side by side: imports dominate short runs, and two cores overlap them."""
     env = dict(os.environ)
     if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), NUMBA_NUM_THREADS=str(threads))
 
     def run(command):
         return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
@@ -76,6 +76,11 @@ def write_table(path: Path, rows: list[dict]) -> str:
         path.write_text(json.dumps(rows), encoding="utf-8")
     elif path.suffix == ".jsonl":
         path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    elif path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
     return str(path)
 
 

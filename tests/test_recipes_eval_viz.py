@@ -7,19 +7,15 @@ time with one thread each: first --help and every bad input, then every run with
 """
 
 import ast
-import csv
 import json
-import os
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from test_recipes import ROOT, bundled_rows, last_json, run_all, write_table
+
 RECIPES = ROOT / "recipes"
-DATA = RECIPES / "data"
 EVALUATE = str(RECIPES / "evaluate.py")
 VISUALIZE = str(RECIPES / "visualize_embeddings.py")
 PUBLIC_LIBRARIES = {
@@ -28,52 +24,6 @@ PUBLIC_LIBRARIES = {
                                 "umap", "matplotlib", "numpy", "sklearn"},
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def run_all(commands: list[list[str]], workers: int, threads: int | None = None) -> list[subprocess.CompletedProcess]:
-    """Run jobs side by side: imports dominate short runs, and two cores overlap them."""
-    env = dict(os.environ)
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), NUMBA_NUM_THREADS=str(threads))
-
-    def run(command):
-        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run, commands))
-
-
-def last_json(result: subprocess.CompletedProcess) -> dict:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def bundled_rows(name: str, count: int) -> list[dict]:
-    """The first `count` rows of a bundled test file (3 rows per intent)."""
-    with open(DATA / f"{name}_test.csv", encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))[:count]
-
-
-def write_table(path: Path, rows: list[dict]) -> str:
-    """Rows as a file in the format its suffix names."""
-    if path.suffix == ".csv":
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    elif path.suffix == ".tsv":
-        lines = ["\t".join(rows[0]), *("\t".join(str(v) for v in row.values()) for row in rows)]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    elif path.suffix == ".json":
-        path.write_text(json.dumps(rows), encoding="utf-8")
-    elif path.suffix == ".jsonl":
-        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    elif path.suffix == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pq.write_table(pa.Table.from_pylist(rows), path)
-    return str(path)
 
 
 def write_lines(path: Path, lines: list[str]) -> str:
@@ -215,22 +165,22 @@ def test_bad_input_exits_2_with_one_message_and_writes_nothing(quick_runs, case)
 @pytest.fixture(scope="module")
 def model_runs(tmp_path_factory, saved_model):
     folder = tmp_path_factory.mktemp("model-runs")
-    triplets = write_table(folder / "triplets.json", bundled_rows("triplets", 24))
+    triplets = write_table(folder / "triplets.json", bundled_rows("triplets", "test", 24))
     # 10 intents x 3 questions, each intent's answer once in the corpus.
-    positive_pairs = write_table(folder / "positive_pairs.csv", bundled_rows("positive_pairs", 30))
-    labeled_pairs = write_table(folder / "labeled_pairs.csv", bundled_rows("labeled_pairs", 32))
+    positive_pairs = write_table(folder / "positive_pairs.csv", bundled_rows("positive_pairs", "test", 30))
+    labeled_pairs = write_table(folder / "labeled_pairs.csv", bundled_rows("labeled_pairs", "test", 32))
     binary_rows = [{"sentence1": row["sentence1"], "sentence2": row["sentence2"], "label": int(row["score"] == "1.0")}
-                   for row in bundled_rows("labeled_pairs", 32)]
+                   for row in bundled_rows("labeled_pairs", "test", 32)]
     binary_pairs = write_table(folder / "binary_pairs.jsonl", binary_rows)
     # 10 intents x 3 questions. TSV is read with quoting off, so the stray quote stays text.
-    rows = bundled_rows("labeled_sentences", 30)
+    rows = bundled_rows("labeled_sentences", "test", 30)
     rows[0] = {**rows[0], "text": '"smart" ' + rows[0]["text"]}
     sentences = write_table(folder / "sentences.tsv", rows)
     # The same rows under other names, in another order, with an extra column: only the flags make sense of them.
     tickets = write_table(folder / "tickets.parquet",
                           [{"id": n, "queue": row["label"], "body": row["text"]} for n, row in enumerate(rows)])
     # 8 intents x 3 questions, labeled by intent name.
-    intents = write_table(folder / "intents.csv", bundled_rows("labeled_sentences", 24))
+    intents = write_table(folder / "intents.csv", bundled_rows("labeled_sentences", "test", 24))
 
     viz = [VISUALIZE, "--data", intents, "--model-after", saved_model, "--n-neighbors", "5", "--max-labels", "5"]
     runs = {
