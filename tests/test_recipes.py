@@ -273,3 +273,31 @@ def test_runs_under_torchrun_with_two_cpu_processes(tmp_path, base_model):
     assert len(reports) == 1, "one report: only the first of the two processes evaluates and prints"
     assert report["train_examples"] == 16
     check_saved_model(tmp_path / "model", base_model)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_runs_under_accelerate_launch_with_two_cpu_processes(tmp_path, base_model):
+    """`accelerate launch` starts the same DDP run as torchrun; every choice is passed on the command
+    line so no `accelerate config` file is needed (HF_HOME points at an empty folder to prove it)."""
+    # every 7th row: 16 questions of 16 intents, so NO_DUPLICATES can fill each process's batch
+    pairs = write_table(tmp_path / "pairs.csv", bundled_rows("positive_pairs", "train", 16, step=7))
+    pairs_test = write_table(tmp_path / "pairs_test.csv", bundled_rows("positive_pairs", "test", 12, step=3))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port()),
+               recipe("positive_pairs"), "--train-data", pairs, "--eval-data", pairs_test, *TINY,
+               "--per_device_train_batch_size", "4", "--output_dir", str(tmp_path / "model")]
+    env = dict(os.environ, HF_HOME=str(tmp_path / "hf_home"))
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    report = last_json(result)
+    reports = [line for line in result.stdout.splitlines() if line.startswith('{"main_metric"')]
+    assert len(reports) == 1, "one report: only the first of the two processes evaluates and prints"
+    assert report["train_examples"] == 16
+    check_saved_model(tmp_path / "model", base_model)
