@@ -14,6 +14,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TQDM_DISABLE ?= 1
 export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 export HF_DATASETS_DISABLE_PROGRESS_BARS ?= 1
+export HF_HUB_VERBOSITY ?= error
 export TRANSFORMERS_VERBOSITY ?= error
 export TOKENIZERS_PARALLELISM ?= false
 
@@ -26,6 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -c "from st_cookbook import register_bundled_model; register_bundled_model()"
 	touch $(STAMP)
 
 ## Execute every notebook headlessly; executed copies and results go to $(OUT)/.
@@ -46,7 +48,7 @@ bench: $(STAMP)
 
 ## JupyterLab, with progress bars and Trainer logging back on (still offline).
 lab: $(STAMP)
-	env -u TQDM_DISABLE -u HF_HUB_DISABLE_PROGRESS_BARS -u HF_DATASETS_DISABLE_PROGRESS_BARS -u TRANSFORMERS_VERBOSITY \
+	env -u TQDM_DISABLE -u HF_HUB_DISABLE_PROGRESS_BARS -u HF_DATASETS_DISABLE_PROGRESS_BARS -u TRANSFORMERS_VERBOSITY -u HF_HUB_VERBOSITY \
 		$(VENV)/bin/jupyter lab notebooks/
 
 clean:

@@ -34,7 +34,6 @@ def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, float, str
         timeout=timeout,
         kernel_name="python3",
         record_timing=False,  # keeps timestamps out of committed notebooks
-        extra_arguments=[f"--InteractiveShellApp.exec_files={[str(KERNEL_STARTUP)]}"],  # progress widgets off
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
@@ -76,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     results_file.unlink(missing_ok=True)
     results_file.touch()
     os.environ[RESULTS_FILE_ENV] = str(results_file)
+    os.environ["PYTHONSTARTUP"] = str(KERNEL_STARTUP)  # every kernel runs it first: no progress widgets, no log dicts
 
     runs = []
     for path in paths:

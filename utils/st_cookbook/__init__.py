@@ -22,9 +22,19 @@ from .corpus import (
 )
 from .data_loading import LOCAL_FORMATS, load_user_dataset
 from .hardware import describe_hardware, pick_device, pick_precision, seed_everything
-from .models import DEFAULT_MODEL, resolve_model_name
+from .models import DEFAULT_MODEL, BundledModelError, register_bundled_model
 from .plotting import plot_loss_curves, plot_umap, umap_2d
 from .results import report_metrics
+from .uncertainty import (
+    Interval,
+    SeedSpread,
+    bootstrap_mean,
+    knn_outcomes,
+    paired_bootstrap,
+    retrieval_outcomes,
+    seed_spread,
+    triplet_outcomes,
+)
 from .validation import (
     LOSS_SPECS,
     ColumnCheck,
@@ -37,12 +47,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_MODEL",
+    "BundledModelError",
+    "Interval",
+    "SeedSpread",
     "GRADE",
     "LOCAL_FORMATS",
     "LOSS_SPECS",
     "SPLITS",
     "ColumnCheck",
     "DatasetFormatError",
+    "bootstrap_mean",
     "check_columns_for_loss",
     "describe_hardware",
     "intent_names",
@@ -53,17 +67,22 @@ __all__ = [
     "load_support_answers",
     "load_support_corpus",
     "load_triplets",
+    "knn_outcomes",
     "load_user_dataset",
+    "paired_bootstrap",
     "pick_device",
     "pick_precision",
     "plot_loss_curves",
     "plot_umap",
     "recommend_losses",
     "report_metrics",
-    "resolve_model_name",
+    "register_bundled_model",
+    "retrieval_outcomes",
     "seed_everything",
+    "seed_spread",
     "support_retrieval_evaluator",
     "support_triplet_evaluator",
     "topic_names",
+    "triplet_outcomes",
     "umap_2d",
 ]

@@ -1,14 +1,18 @@
 """The bundled help-desk corpus and the four dataset formats built from it.
 
 The corpus is the customer help desk of Hearthly, a fictional smart thermostat:
-8 topics, 8 intents per topic, 12 differently worded user questions and one
+8 topics, 8 intents per topic, 20 differently worded user questions and one
 reference answer per intent. Every intent names sibling intents of the same topic
 that share its vocabulary but mean something else ("reset my password" vs "change
 my password"): they are the hard negatives that make fine-tuning matter.
 
-Splits are deterministic. One intent per topic is held out entirely (its 12
-questions form the `held_out` split and never appear in any training format); the
-questions of every other intent are split 7 / 2 / 3 into `train`, `dev`, `test`.
+Splits are deterministic. One intent per topic is held out entirely (its 20
+questions form the `held_out` split and never appear in any training format). Of
+every other intent, 7 of its 12 `questions` train, 2 go to `dev` and 3 to `test`;
+its 8 `eval_questions`, written later to make the evaluation splits large enough
+to measure differences between models, add 3 to `dev` and 5 to `test`. So the
+training data is what it was with 12 questions, and each evaluation split holds
+5 (dev) or 8 (test) questions per intent.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Literal
 from datasets import ClassLabel, Dataset, Features, Value
 
 SPLITS = ("train", "dev", "test", "held_out")
-QUESTIONS_PER_SPLIT = {"train": 7, "dev": 2, "test": 3}
+QUESTIONS_PER_SPLIT = {"train": 7, "dev": 2, "test": 3}  # of an intent's 12 `questions`
+EVAL_QUESTIONS_PER_SPLIT = {"dev": 3, "test": 5}  # of its 8 `eval_questions`
 SPLIT_SEED = 13
 
 # Graded similarity of two questions for the float-labelled pairs: how much of the
@@ -41,6 +46,7 @@ class Intent:
     siblings: tuple[str, ...]
     answer: str
     questions: tuple[str, ...]
+    eval_questions: tuple[str, ...]
     held_out: bool
 
 
@@ -83,6 +89,7 @@ def load_intents() -> tuple[Intent, ...]:
                     siblings=tuple(it["siblings"]),
                     answer=it["answer"],
                     questions=tuple(it["questions"]),
+                    eval_questions=tuple(it["eval_questions"]),
                     held_out=it["intent"] == held_out,
                 )
             )
@@ -96,16 +103,24 @@ def _questions(split: str) -> tuple[Question, ...]:
     out = []
     for intent in load_intents():
         if intent.held_out:
-            chosen = list(intent.questions) if split == "held_out" else []
+            chosen = list(intent.questions + intent.eval_questions) if split == "held_out" else []
         elif split == "held_out":
             chosen = []
         else:
-            order = list(intent.questions)
-            random.Random(f"{SPLIT_SEED}-{intent.name}").shuffle(order)
-            start = sum(QUESTIONS_PER_SPLIT[s] for s in SPLITS[: SPLITS.index(split)])
-            chosen = order[start : start + QUESTIONS_PER_SPLIT[split]]
+            chosen = _take(intent.questions, QUESTIONS_PER_SPLIT, split, f"{SPLIT_SEED}-{intent.name}")
+            if split in EVAL_QUESTIONS_PER_SPLIT:
+                chosen += _take(intent.eval_questions, EVAL_QUESTIONS_PER_SPLIT, split, f"{SPLIT_SEED}-{intent.name}-eval")
         out.extend(Question(q, intent.name, intent.topic) for q in chosen)
     return tuple(out)
+
+
+def _take(questions: tuple[str, ...], sizes: dict[str, int], split: str, seed: str) -> list[str]:
+    """The share of `questions` that `sizes` gives to `split`, after a seeded shuffle."""
+    order = list(questions)
+    random.Random(seed).shuffle(order)
+    names = list(sizes)
+    start = sum(sizes[s] for s in names[: names.index(split)])
+    return order[start : start + sizes[split]]
 
 
 def _partner_pool(split: str) -> tuple[Question, ...]:

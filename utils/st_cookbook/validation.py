@@ -1,7 +1,8 @@
 """Check a dataset's columns and labels against a loss before any training starts.
 
-The Trainer follows one convention: a column named `label` or `score` is the
-label, every other column is an input, passed to the loss in column order. A
+The Trainer follows one convention, set by the library's data collator: the first
+column named `label`, `labels`, `score` or `scores` (in that order of preference) is
+the label, every other column is an input, passed to the loss in column order. A
 dataset that breaks the loss's expectations rarely crashes: it trains on the wrong
 thing. `check_columns_for_loss` stops that early with a message that names what
 was expected and the one-line fix; `recommend_losses` lists the losses a dataset
@@ -14,11 +15,14 @@ from dataclasses import dataclass
 
 import pyarrow.compute as pc
 from datasets import ClassLabel, Dataset, DatasetDict, Value
+from sentence_transformers.util.dataset import DEFAULT_LABEL_COLUMNS
 
-LABEL_COLUMNS = ("label", "score")
+# The names the data collator reads as the label, in its order of preference.
+LABEL_COLUMNS: tuple[str, ...] = tuple(DEFAULT_LABEL_COLUMNS)
+_LABEL_NAMES = ", ".join(repr(c) for c in LABEL_COLUMNS)
 
 # Column names that usually mean a label but do not follow the convention.
-_LABEL_LIKE = ("labels", "scores", "similarity", "sim", "target", "class", "y", "is_duplicate", "rating", "gold")
+_LABEL_LIKE = ("similarity", "sim", "target", "class", "y", "is_duplicate", "rating", "gold")
 
 # Column orders that carry a meaning: if a dataset has exactly these names in
 # another order, the fix is a select_columns with this order.
@@ -53,12 +57,13 @@ class LossSpec:
     shape: str
 
 
-# In order of preference: recommend_losses lists fitting losses in this order.
+# In order of preference: recommend_losses lists fitting losses in this order. The
+# symmetric variants of MNRL are deprecated in sentence-transformers 6.2: for them,
+# MultipleNegativesRankingLoss(model, directions=("query_to_doc", "doc_to_query"),
+# partition_mode="per_direction") and its cached twin.
 LOSS_SPECS: dict[str, LossSpec] = {
     "MultipleNegativesRankingLoss": LossSpec(2, None, None, "(anchor, positive) pairs or (anchor, positive, negative, ...)"),
     "CachedMultipleNegativesRankingLoss": LossSpec(2, None, None, "(anchor, positive) pairs or (anchor, positive, negative, ...)"),
-    "MultipleNegativesSymmetricRankingLoss": LossSpec(2, 2, None, "(anchor, positive) pairs"),
-    "CachedMultipleNegativesSymmetricRankingLoss": LossSpec(2, 2, None, "(anchor, positive) pairs"),
     "MegaBatchMarginLoss": LossSpec(2, 2, None, "(anchor, positive) pairs"),
     "TripletLoss": LossSpec(3, 3, None, "(anchor, positive, negative) triplets"),
     "CoSENTLoss": LossSpec(2, 2, "float", "(sentence1, sentence2) pairs with a float similarity score"),
@@ -118,11 +123,12 @@ def _fail(loss: str, spec: LossSpec, problem: str, fix: str) -> DatasetFormatErr
 
 
 def _split_columns(dataset: Dataset) -> tuple[list[str], str | None]:
-    labels = [c for c in dataset.column_names if c in LABEL_COLUMNS]
+    labels = sorted((c for c in dataset.column_names if c in LABEL_COLUMNS), key=LABEL_COLUMNS.index)
     if len(labels) > 1:
         raise DatasetFormatError(
-            f"The dataset has both {labels[0]!r} and {labels[1]!r}; the Trainer treats either name as the label "
-            f"and cannot use two. Fix: keep the real label and drop the other, e.g. "
+            f"The dataset has both {labels[0]!r} and {labels[1]!r}. The Trainer reads the first of {_LABEL_NAMES} "
+            f"as the label, so it would take {labels[0]!r} and feed {labels[1]!r} to the loss as an input. "
+            f"Fix: keep the real label and drop the other, e.g. "
             f"dataset = dataset.remove_columns({labels[1]!r}) or dataset.remove_columns({labels[0]!r})"
         )
     inputs = [c for c in dataset.column_names if c not in LABEL_COLUMNS]
@@ -181,7 +187,7 @@ def _check_inputs(name: str, spec: LossSpec, dataset: Dataset, inputs: list[str]
             raise _fail(
                 name,
                 spec,
-                f"Column {col!r} is an input (only 'label' or 'score' is read as the label) but holds "
+                f"Column {col!r} is an input (only a column named {_LABEL_NAMES} is read as the label) but holds "
                 f"{features[col]!r} instead of text.",
                 fix,
             )
@@ -229,7 +235,7 @@ def _check_label(name: str, spec: LossSpec, dataset: Dataset, inputs: list[str],
             if guesses
             else "add a 'label' column (for example with dataset.add_column('label', labels))"
         )
-        raise _fail(name, spec, f"It has no 'label' or 'score' column (columns: {dataset.column_names}).", fix)
+        raise _fail(name, spec, f"It has no label column named {_LABEL_NAMES} (columns: {dataset.column_names}).", fix)
 
     feature = dataset.features[label]
     if isinstance(feature, Value) and feature.dtype in ("string", "large_string"):
@@ -356,6 +362,6 @@ def recommend_losses(dataset) -> list[str]:
         raise DatasetFormatError(
             f"No loss fits a dataset with columns {dataset.column_names} as it is. The shapes losses expect are: "
             + "; ".join(shapes)
-            + ". A column named 'label' or 'score' is the label; every other column is a text input, in order."
+            + f". The first column named {_LABEL_NAMES} is the label; every other column is a text input, in order."
         )
     return fitting

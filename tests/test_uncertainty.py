@@ -1,0 +1,103 @@
+"""Per-question outcomes agree with the library's evaluators; intervals behave as intervals should."""
+
+import numpy as np
+import pytest
+
+import st_cookbook as cb
+from st_cookbook import Interval, bootstrap_mean, paired_bootstrap, seed_spread
+
+
+def test_interval_is_written_the_same_way_everywhere():
+    assert str(Interval(0.036, 0.012, 0.06)) == "+0.036 [+0.012, +0.060]"
+    assert str(Interval(0.65, 0.6, 0.7, signed=False)) == "0.650 [0.600, 0.700]"
+    assert Interval(0.03, 0.01, 0.05).verdict() == "higher"
+    assert Interval(-0.03, -0.05, -0.01).verdict() == "lower"
+    assert Interval(0.01, -0.01, 0.03).verdict() == "indistinguishable at this budget"
+
+
+def test_identical_models_differ_by_exactly_zero():
+    outcomes = np.random.default_rng(0).integers(0, 2, size=200)
+    interval = paired_bootstrap(outcomes, outcomes)
+    assert (interval.estimate, interval.low, interval.high) == (0.0, 0.0, 0.0)
+
+
+def test_a_true_zero_difference_is_covered_about_95_percent_of_the_time():
+    rng = np.random.default_rng(1)
+    covered = 0
+    for _ in range(200):
+        ability = rng.random(150)  # how easy each question is, shared by both models: paired data
+        a = (rng.random(150) < ability).astype(float)
+        b = (rng.random(150) < ability).astype(float)
+        interval = paired_bootstrap(a, b, resamples=1000, seed=int(rng.integers(1 << 30)))
+        covered += interval.low <= 0 <= interval.high
+    assert 0.90 <= covered / 200 <= 0.99
+
+
+def test_a_real_difference_is_found():
+    rng = np.random.default_rng(2)
+    a = (rng.random(400) < 0.6).astype(float)
+    b = np.maximum(a, (rng.random(400) < 0.3).astype(float))  # b fixes some of a's misses, breaks none
+    interval = paired_bootstrap(a, b)
+    assert interval.low > 0 and interval.verdict() == "higher"
+
+
+def test_whole_groups_widen_the_interval_when_a_group_succeeds_or_fails_together():
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(40), 8)
+    hard = rng.random(40) < 0.4  # a hard intent fails for most of its questions
+    scores = (rng.random(320) < np.where(hard[groups], 0.2, 0.9)).astype(float)
+    clustered = bootstrap_mean(scores, groups=groups)
+    independent = bootstrap_mean(scores)
+    assert clustered.estimate == independent.estimate
+    assert (clustered.high - clustered.low) > 1.3 * (independent.high - independent.low)
+
+
+def test_seeds_that_disagree_widen_the_interval():
+    """Same per-question average over 5 seeds; only how much the seeds disagree differs."""
+    rng = np.random.default_rng(4)
+    base = (rng.random(300) < 0.6).astype(float)
+    noisy = np.stack([np.where(rng.random(300) < flips, 1.0, base) for flips in (0.0, 0.1, 0.2, 0.3, 0.4)])
+    steady = np.repeat(noisy.mean(axis=0, keepdims=True), 5, axis=0)
+    other = (rng.random(300) < 0.6).astype(float)
+    width = lambda i: i.high - i.low  # noqa: E731
+    assert paired_bootstrap(other, noisy).estimate == pytest.approx(paired_bootstrap(other, steady).estimate)
+    assert width(paired_bootstrap(other, noisy)) > 1.1 * width(paired_bootstrap(other, steady))
+
+
+def test_comparisons_need_the_same_questions():
+    with pytest.raises(ValueError, match="same questions"):
+        paired_bootstrap(np.ones(10), np.ones(11))
+    with pytest.raises(ValueError, match="groups"):
+        bootstrap_mean(np.ones(10), groups=np.arange(9))
+
+
+def test_seed_spread():
+    spread = seed_spread([0.70, 0.72, 0.68, 0.71, 0.69])
+    assert spread.n == 5 and spread.low == 0.68 and spread.high == 0.72
+    assert spread.mean == pytest.approx(0.70)
+    assert spread.std == pytest.approx(np.std([0.70, 0.72, 0.68, 0.71, 0.69], ddof=1))
+    assert str(spread).startswith("0.700 ± 0.016 (0.680-0.720, 5 seeds)")
+
+
+def test_retrieval_outcomes_are_the_evaluators_own_decisions(bundled_model):
+    outcomes = cb.retrieval_outcomes(bundled_model, "held_out")
+    metrics = outcomes.attrs["metrics"]
+    assert len(outcomes) == len(cb.load_support_corpus("held_out"))
+    assert outcomes["hit@1"].mean() == pytest.approx(metrics["support-held_out_cosine_accuracy@1"])
+    assert outcomes["reciprocal_rank"].mean() == pytest.approx(metrics["support-held_out_cosine_mrr@10"])
+    assert ((outcomes["retrieved"] == outcomes["intent"]) == (outcomes["hit@1"] == 1)).all()
+
+
+def test_triplet_outcomes_match_the_triplet_evaluator(bundled_model):
+    outcomes = cb.triplet_outcomes(bundled_model, "held_out")
+    accuracy = cb.support_triplet_evaluator("held_out")(bundled_model)["support-held_out_cosine_accuracy"]
+    assert outcomes["correct"].mean() == pytest.approx(accuracy)
+    assert set(outcomes["intent"]) == set(cb.load_support_corpus("held_out")["intent"])
+
+
+def test_knn_outcomes(bundled_model):
+    outcomes = cb.knn_outcomes(bundled_model, "dev", reference="dev", k=1)
+    assert outcomes["correct"].mean() == 1.0  # every question's nearest neighbour is itself
+    outcomes = cb.knn_outcomes(bundled_model, "dev", reference="train", k=5)
+    assert 0.3 < outcomes["correct"].mean() < 1.0
+    assert set(outcomes["predicted"]) <= set(cb.load_support_corpus("train")["intent"])
