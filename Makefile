@@ -18,7 +18,7 @@ export HF_HUB_VERBOSITY ?= error
 export TRANSFORMERS_VERBOSITY ?= error
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup run test bench lab notebooks clean
+.PHONY: setup run test experiments bench lab notebooks clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ test: $(STAMP)
 ## Re-execute the notebooks in place so their committed outputs are real.
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --out $(OUT) --in-place
+
+## The multi-seed studies behind the notebooks' conclusions (not part of CI; about 2 hours on 2 CPU cores).
+## Resumable; results/<study>.csv and .png. EXPERIMENTS_SCALE=8 runs them 8x bigger into results/scale-8/.
+experiments: $(STAMP)
+	$(PY) scripts/experiments.py
 
 ## STS Benchmark: the labeled-pairs recipe vs a plain Trainer script (not part of CI).
 bench: $(STAMP)

@@ -23,8 +23,9 @@ from .corpus import (
 from .data_loading import LOCAL_FORMATS, load_user_dataset
 from .hardware import describe_hardware, pick_device, pick_precision, seed_everything
 from .models import DEFAULT_MODEL, BundledModelError, register_bundled_model
-from .plotting import plot_loss_curves, plot_umap, umap_2d
+from .plotting import plot_intervals, plot_loss_curves, plot_study, plot_umap, umap_2d
 from .results import report_metrics
+from .studies import compare, format_summary, load_study, outcomes, summarize
 from .uncertainty import (
     Interval,
     SeedSpread,
@@ -58,21 +59,27 @@ __all__ = [
     "DatasetFormatError",
     "bootstrap_mean",
     "check_columns_for_loss",
+    "compare",
+    "format_summary",
     "describe_hardware",
     "intent_names",
     "load_intents",
     "load_labeled_pairs",
     "load_labeled_sentences",
     "load_positive_pairs",
+    "load_study",
     "load_support_answers",
     "load_support_corpus",
     "load_triplets",
     "knn_outcomes",
     "load_user_dataset",
+    "outcomes",
     "paired_bootstrap",
     "pick_device",
     "pick_precision",
+    "plot_intervals",
     "plot_loss_curves",
+    "plot_study",
     "plot_umap",
     "recommend_losses",
     "report_metrics",
@@ -80,6 +87,7 @@ __all__ = [
     "retrieval_outcomes",
     "seed_everything",
     "seed_spread",
+    "summarize",
     "support_retrieval_evaluator",
     "support_triplet_evaluator",
     "topic_names",

@@ -109,3 +109,52 @@ def plot_umap(
     if legend:
         ax.legend(fontsize=7, markerscale=1.2, loc="best", frameon=False, ncol=1 if len(names) <= 10 else 2)
     return ax
+
+
+def plot_intervals(intervals: Mapping, ax=None, title: str | None = None, xlabel: str = "difference", reference: float = 0.0):
+    """A forest plot: one row per name, its estimate as a dot and its 95% interval as a line.
+
+    `intervals`: {name: Interval} (from `paired_bootstrap` or `bootstrap_mean`). A dashed
+    line marks `reference` (0 for differences): an interval that crosses it is not a
+    difference this measurement can see. The axis is wide enough to show every interval
+    whole, so small gaps are not blown up. Returns the matplotlib Axes.
+    """
+    names = list(intervals)
+    ax = _axes(ax, (6.5, 0.45 * len(names) + 1.2))
+    y = np.arange(len(names))[::-1]
+    for row, name in zip(y, names):
+        interval = intervals[name]
+        clear = interval.low > reference or interval.high < reference
+        colour = "C0" if clear else "grey"
+        ax.plot([interval.low, interval.high], [row, row], color=colour, lw=2)
+        ax.plot(interval.estimate, row, "o", color=colour, ms=6)
+    ax.axvline(reference, color="black", ls="--", lw=1)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_study(runs, columns: Sequence[str] = ("test_hits",), title: str | None = None, against: str | None = None):
+    """One forest plot per outcome column of a study (`load_study`): every arm's difference from
+    the off-the-shelf model over all its seeds, with its paired 95% interval. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    from .studies import BASELINE, summarize
+    from .uncertainty import Interval
+
+    against = against or BASELINE
+    arms = [arm for arm in dict.fromkeys(runs["arm"]) if arm != against]
+    fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns) + 2.5, 0.42 * len(arms) + 1.6), sharey=True, squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        summary = summarize(runs, column, against=against)
+        intervals = {arm: Interval(summary.loc[arm, "difference"], summary.loc[arm, "difference low"], summary.loc[arm, "difference high"]) for arm in arms}
+        base = summary.loc[against, "mean"]
+        plot_intervals(intervals, ax=ax, title=f"{column.removesuffix('_hits')} (off the shelf {base:.3f})", xlabel=f"difference from {against}")
+        ax.label_outer()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

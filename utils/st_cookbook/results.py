@@ -10,19 +10,21 @@ RESULTS_FILE_ENV = "COOKBOOK_RESULTS_FILE"
 NOTEBOOK_ENV = "COOKBOOK_NOTEBOOK"
 
 
-def report_metrics(title: str, metrics: Mapping[str, float], digits: int = 4) -> None:
-    """Print `metrics` as an aligned two-column table under `title`.
+def report_metrics(title: str, metrics: Mapping[str, float], digits: int = 4, show: bool = True) -> None:
+    """Print `metrics` as an aligned two-column table under `title` (unless `show=False`,
+    for numbers a notebook has already shown in a table of its own).
 
     When the notebook runs under `make run`, the same numbers are also appended to
     the results file that the run summarises (one JSON object per line).
     """
     # numpy and torch scalars (a silhouette score, a tensor's .mean()) become plain numbers.
     metrics = {name: value.item() if hasattr(value, "item") else value for name, value in metrics.items()}
-    width = max(len(name) for name in metrics)
-    print(title)
-    for name, value in metrics.items():
-        shown = f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-        print(f"  {name:<{width}}  {shown}")
+    if show:
+        width = max(len(name) for name in metrics)
+        print(title)
+        for name, value in metrics.items():
+            shown = f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+            print(f"  {name:<{width}}  {shown}")
     path = os.environ.get(RESULTS_FILE_ENV)
     if path:
         record = {

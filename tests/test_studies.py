@@ -1,0 +1,70 @@
+"""The multi-seed studies: the runner resumes and writes what the notebooks read; summaries carry intervals."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import st_cookbook as cb
+from st_cookbook import compare, load_study, summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fake_study(folder: Path, gain: float) -> Path:
+    """A study CSV with an untrained baseline and two arms over the held-out questions: one
+    `gain` better than the baseline, one the same. Outcome strings start with a 0 on purpose."""
+    n = len(cb.load_support_corpus("held_out"))
+    rng = np.random.default_rng(0)
+    base = (rng.random(n) < 0.6).astype(int)
+    base[0] = 0
+    rows = [{"study": "fake", "arm": "off the shelf", "seed": 0, "held_out_hits": "".join(map(str, base))}]
+    for seed in range(5):
+        better = np.where(rng.random(n) < gain, 1, base)
+        same = np.where(rng.random(n) < 0.05, 1 - base, base)
+        rows.append({"study": "fake", "arm": "better", "seed": seed, "held_out_hits": "".join(map(str, better))})
+        rows.append({"study": "fake", "arm": "same", "seed": seed, "held_out_hits": "".join(map(str, same))})
+    path = folder / "fake.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_summaries_say_what_the_intervals_allow(tmp_path):
+    _fake_study(tmp_path, gain=0.5)
+    runs = load_study("fake", folder=tmp_path)
+    assert runs["held_out_hits"].str.len().eq(len(cb.load_support_corpus("held_out"))).all(), "outcomes kept as text"
+    summary = summarize(runs, "held_out_hits")
+    assert summary.loc["better", "seeds"] == 5 and summary.loc["off the shelf", "seeds"] == 1
+    assert summary.loc["better", "verdict"] == "above off the shelf"
+    assert summary.loc["same", "verdict"] == "indistinguishable at this budget"
+    assert compare(runs, "same", "better", "held_out_hits").low > 0
+    table = cb.format_summary(summary)
+    assert "better" in table and "indistinguishable at this budget" in table
+    figure = cb.plot_study(runs, ["held_out_hits"])
+    assert len(figure.axes) == 1
+
+
+def test_a_missing_study_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make experiments"):
+        load_study("no_such_study", folder=tmp_path)
+
+
+def test_the_runner_writes_one_row_per_run_and_resumes(tmp_path):
+    command = [sys.executable, str(ROOT / "scripts" / "experiments.py"), "--study", "hard_negatives",
+               "--arm", "in-batch negatives only", "--seeds", "1", "--scale", "0.1", "--out", str(tmp_path)]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    runs = load_study("hard_negatives", folder=tmp_path)
+    assert list(runs["arm"]) == ["off the shelf", "in-batch negatives only"]
+    trained = runs.iloc[1]
+    assert trained["max_steps"] == 1 and trained["examples_seen"] == 32 and trained["seed"] == 0
+    assert trained["machine"] and trained["sentence_transformers"] and trained["date"].endswith("Z")
+    assert len(trained["test_hits"]) == len(cb.load_support_corpus("test"))
+    assert trained["test_accuracy@1"] == pytest.approx(np.mean([int(c) for c in trained["test_hits"]]))
+    assert (tmp_path / "hard_negatives.png").is_file()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "every run is done" in again.stdout
+    assert len(load_study("hard_negatives", folder=tmp_path)) == 2
