@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import st_cookbook as cb
-from st_cookbook import hardware, models
+from st_cookbook import models
 
 
 def test_the_hub_id_loads_offline_from_the_registered_copy(tmp_path):
@@ -77,7 +77,6 @@ def test_precision_follows_the_hardware(monkeypatch, cuda, bf16, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
     assert cb.pick_precision() == expected
-    assert cb.pick_device() == ("cuda" if cuda else hardware.pick_device())
 
 
 def test_this_machine_trains_in_fp32_on_cpu():

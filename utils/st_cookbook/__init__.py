@@ -21,7 +21,7 @@ from .corpus import (
     topic_names,
 )
 from .data_loading import LOCAL_FORMATS, load_user_dataset
-from .hardware import describe_hardware, pick_device, pick_precision, seed_everything
+from .hardware import describe_hardware, pick_precision, seed_everything
 from .models import DEFAULT_MODEL, BundledModelError, register_bundled_model
 from .plotting import plot_intervals, plot_loss_curves, plot_study, plot_umap, umap_2d
 from .results import report_metrics
@@ -75,7 +75,6 @@ __all__ = [
     "load_user_dataset",
     "outcomes",
     "paired_bootstrap",
-    "pick_device",
     "pick_precision",
     "plot_intervals",
     "plot_loss_curves",

@@ -13,17 +13,6 @@ def seed_everything(seed: int = 42) -> int:
     return seed
 
 
-def pick_device() -> str:
-    """'cuda' when an NVIDIA GPU is present, else 'mps' on Apple silicon, else 'cpu'."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def pick_precision() -> dict[str, bool]:
     """Mixed-precision flags for SentenceTransformerTrainingArguments, from the hardware.
 
@@ -44,10 +33,12 @@ def describe_hardware() -> str:
     """One line: device, precision, CPU threads or GPU name."""
     import torch
 
-    device = pick_device()
+    from sentence_transformers.util import get_device_name
+
+    device = get_device_name()  # the device SentenceTransformer(...) picks by itself
     precision = pick_precision()
     chosen = "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32"
-    if device == "cuda":
+    if device.startswith("cuda"):
         where = f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
     else:
         where = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
