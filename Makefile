@@ -42,7 +42,7 @@ test: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --out $(OUT) --in-place
 
-## The multi-seed studies behind the notebooks' conclusions (not part of CI; about 2 hours on 2 CPU cores).
+## The multi-seed studies behind the notebooks' conclusions (not part of CI; 2 worker processes on a CPU).
 ## Resumable; results/<study>.csv and .png. EXPERIMENTS_SCALE=8 runs them 8x bigger into results/scale-8/.
 experiments: $(STAMP)
 	$(PY) scripts/experiments.py
