@@ -34,6 +34,7 @@ def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, float, str
         timeout=timeout,
         kernel_name="python3",
         record_timing=False,  # keeps timestamps out of committed notebooks
+        startup_timeout=300,  # a kernel can take over a minute to start on a busy 2-core machine
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
