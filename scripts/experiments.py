@@ -7,7 +7,7 @@ seed, the budget, the date, the machine, the library versions and the commit, th
 metrics, and the per-question outcomes that the notebooks turn into intervals. A plot
 per study is drawn from the CSV into results/<study>.png.
 
-    python scripts/experiments.py                        # every study, 5 seeds (⟦EXPWALL⟧ on 2 CPU cores, 2 processes)
+    python scripts/experiments.py                        # every study, 5 seeds (about 2 hours on 2 CPU cores, in 2 processes)
     python scripts/experiments.py --study hard_negatives # one study (--arm NAME: one arm of it)
     python scripts/experiments.py --plots-only           # redraw the plots from the CSVs
     EXPERIMENTS_SCALE=8 python scripts/experiments.py    # 8x the steps and examples (a GPU), into results/scale-8/
