@@ -272,7 +272,7 @@ def metric_columns(study: Study) -> list[str]:
 
 @cache
 def default_workers() -> int:
-    """1 on a GPU; on a CPU, 2 single-threaded processes where there are 2 cores or more."""
+    """1 on a GPU; on a CPU with 2 cores or more, 2 processes, each with half the cores' threads."""
     import torch
 
     return 1 if torch.cuda.is_available() else min(2, os.cpu_count() or 1)

@@ -137,18 +137,16 @@ def plot_intervals(intervals: Mapping, ax=None, title: str | None = None, xlabel
     return ax
 
 
-def plot_study(runs, columns: Sequence[str] = ("test_hits",), title: str | None = None, against: str | None = None,
-               arms: Sequence[str] | None = None):
+def plot_study(runs, columns: Sequence[str] = ("test_hits",), title: str | None = None, against: str | None = None):
     """One forest plot per outcome column of a study (`load_study`): every arm's difference from
-    the off-the-shelf model over all its seeds, with its paired 95% interval, top to bottom in the
-    order of `arms` (default: the study's). Returns the Figure."""
+    the off-the-shelf model over all its seeds, with its paired 95% interval. Returns the Figure."""
     import matplotlib.pyplot as plt
 
     from .studies import BASELINE, summarize
     from .uncertainty import Interval
 
     against = against or BASELINE
-    arms = [arm for arm in (arms or dict.fromkeys(runs["arm"])) if arm != against]
+    arms = [arm for arm in dict.fromkeys(runs["arm"]) if arm != against]
     fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns) + 2.5, 0.42 * len(arms) + 1.6), sharey=True, squeeze=False)
     for ax, column in zip(axes[0], columns):
         summary = summarize(runs, column, against=against)
