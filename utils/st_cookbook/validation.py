@@ -47,7 +47,7 @@ class LossSpec:
     """What a loss needs: how many text inputs, and which kind of label.
 
     label: None (no label column), "binary" (0/1), "class" (int class ids),
-    "float" (any real number, only the order matters), "unit" (a target cosine
+    "score" (any real number, only the order matters), "unit" (a target cosine
     similarity in [-1, 1]).
     """
 
@@ -66,8 +66,8 @@ LOSS_SPECS: dict[str, LossSpec] = {
     "CachedMultipleNegativesRankingLoss": LossSpec(2, None, None, "(anchor, positive) pairs or (anchor, positive, negative, ...)"),
     "MegaBatchMarginLoss": LossSpec(2, 2, None, "(anchor, positive) pairs"),
     "TripletLoss": LossSpec(3, 3, None, "(anchor, positive, negative) triplets"),
-    "CoSENTLoss": LossSpec(2, 2, "float", "(sentence1, sentence2) pairs with a float similarity score"),
-    "AnglELoss": LossSpec(2, 2, "float", "(sentence1, sentence2) pairs with a float similarity score"),
+    "CoSENTLoss": LossSpec(2, 2, "score", "(sentence1, sentence2) pairs with a float similarity score"),
+    "AnglELoss": LossSpec(2, 2, "score", "(sentence1, sentence2) pairs with a float similarity score"),
     "CosineSimilarityLoss": LossSpec(2, 2, "unit", "(sentence1, sentence2) pairs with a similarity score in [-1, 1]"),
     "OnlineContrastiveLoss": LossSpec(2, 2, "binary", "(sentence1, sentence2) pairs with a 0/1 label"),
     "ContrastiveLoss": LossSpec(2, 2, "binary", "(sentence1, sentence2) pairs with a 0/1 label"),
@@ -173,9 +173,24 @@ def _check_order(name: str, spec: LossSpec, inputs: list[str], label: str | None
             )
 
 
+def _empty_column(dataset: Dataset, col: str) -> bool:
+    """True when no row has a value: a CSV column left blank is read as float64 (or null), not text."""
+    values = _column(dataset, col)
+    if _is_text(dataset.features[col]):
+        values = pc.if_else(pc.equal(pc.utf8_trim_whitespace(values), ""), None, values)
+    return pc.all(pc.is_null(values, nan_is_null=True)).as_py()
+
+
 def _check_inputs(name: str, spec: LossSpec, dataset: Dataset, inputs: list[str], label: str | None, suggest) -> None:
     features = dataset.features
     for col in inputs:
+        if _empty_column(dataset, col):
+            raise _fail(
+                name,
+                spec,
+                f"Column {col!r} is empty in every row.",
+                f"fill in {col!r}, or drop it if it does not belong: dataset = dataset.remove_columns({col!r})",
+            )
         if not _is_text(features[col]):
             lower = col.lower()
             if _is_number(features[col]) and label is None and spec.label is not None:
@@ -237,6 +252,8 @@ def _check_label(name: str, spec: LossSpec, dataset: Dataset, inputs: list[str],
         )
         raise _fail(name, spec, f"It has no label column named {_LABEL_NAMES} (columns: {dataset.column_names}).", fix)
 
+    if _empty_column(dataset, label):
+        raise _fail(name, spec, f"Column {label!r} is empty in every row.", f"fill in a label in every row of {label!r}.")
     feature = dataset.features[label]
     if isinstance(feature, Value) and feature.dtype in ("string", "large_string"):
         fix = (
