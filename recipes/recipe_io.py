@@ -164,12 +164,25 @@ def is_set(argv: list[str], option: str) -> bool:
     return any(arg.split("=")[0] in names for arg in argv)
 
 
+def _parser(classes, doc: str) -> _Parser:
+    return _Parser(classes, description=doc, formatter_class=_HelpFormatter, usage=f"python {sys.argv[0]} [options]",
+                   allow_abbrev=False)
+
+
+def parse_options(options_class, doc: str, argv: list[str] | None):
+    """The options of a script that trains nothing (evaluate.py, visualize_embeddings.py): one dataclass."""
+    argv = sys.argv[1:] if argv is None else argv
+    options, unknown = _parser(options_class, doc).parse_args_into_dataclasses(argv, return_remaining_strings=True)
+    if unknown:
+        raise RecipeError(f"unrecognized arguments: {' '.join(unknown)}. {see_help()}")
+    return options
+
+
 def parse_args(options_class, training_class, doc: str, argv: list[str] | None, **defaults):
     """(recipe options, training arguments) from the command line. `defaults` are the recipe's own
     (output_dir, batch_sampler, ...) on top of SHORT_RUN and the hardware's."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = _Parser((options_class, training_class), description=doc, formatter_class=_HelpFormatter,
-                     usage=f"python {sys.argv[0]} [options]", allow_abbrev=False)
+    parser = _parser((options_class, training_class), doc)
     for action in parser._actions:  # the library's text says the Trainer ignores it; the recipes do not
         if action.dest == "resume_from_checkpoint":
             action.help = ("Go on with an interrupted run from a checkpoint-N folder it saved (needs --save_strategy "
@@ -202,6 +215,10 @@ def parse_args(options_class, training_class, doc: str, argv: list[str] | None, 
         raise RecipeError(f"invalid training options: {reason}. {see_help()}") from None
     if unknown:
         raise RecipeError(f"unrecognized arguments: {' '.join(unknown)}. {see_help()}")
+    margin = getattr(options, "margin", None)  # the triplet recipes' --margin
+    if margin is not None and margin < 0:
+        raise RecipeError(f"--margin {margin:g}: a margin is a distance and cannot be negative. Fix: pass --margin 0 "
+                          "or more (e.g. 0.2 with cosine distance, which runs from 0 to 2).")
     return options, args
 
 
@@ -289,11 +306,11 @@ SHAPES = {
 }
 
 
-def _flag(name: str) -> str:
+def column_flag(name: str) -> str:
     return f"--{name.replace('_', '-')}-column"
 
 
-def _is_text(dataset: Dataset, column: str) -> bool:
+def is_text(dataset: Dataset, column: str) -> bool:
     return getattr(dataset.features[column], "dtype", None) in ("string", "large_string")
 
 
@@ -322,7 +339,11 @@ def pick_columns(dataset: Dataset, shape: Shape, flags: dict[str, str | None], s
     named = {role: column for role, column in flags.items() if column}
     for role, column in named.items():
         if column not in dataset.column_names:
-            raise RecipeError(f"{expected} Fix: {_flag(role)} must name a column of the file; {column!r} is not one.")
+            raise RecipeError(f"{expected} Fix: {column_flag(role)} must name a column of the file; {column!r} is not "
+                              "one.")
+    if len(set(named.values())) < len(named):
+        raise RecipeError(f"{expected} Fix: {' and '.join(column_flag(role) for role in named)} must name different "
+                          "columns.")
     conventional = [c for c in LABEL_COLUMNS if c in dataset.column_names]
     label = None
     if shape.label:
@@ -336,7 +357,8 @@ def pick_columns(dataset: Dataset, shape: Shape, flags: dict[str, str | None], s
     text_flags = [named.get(role) for role in shape.texts]
     if any(text_flags):
         if not all(text_flags):
-            raise RecipeError(f"{expected} Fix: pass all of {', '.join(_flag(r) for r in shape.texts)}, or none.")
+            raise RecipeError(f"{expected} Fix: pass all of {', '.join(column_flag(r) for r in shape.texts)}, or "
+                              "none.")
         inputs = text_flags
     else:
         if not shape.label and conventional:
@@ -347,11 +369,11 @@ def pick_columns(dataset: Dataset, shape: Shape, flags: dict[str, str | None], s
             others = [s for s in SHAPES.values() if len(s.texts) == len(inputs) and (s.label is None) == (label is None)]
             more = f" For {others[0].name} use recipes/{others[0].recipe}." if others else ""
             raise RecipeError(f"{expected} Fix: keep only those columns, or name them with "
-                              f"{', '.join(_flag(r) for r in shape.texts)}.{more}")
+                              f"{', '.join(column_flag(r) for r in shape.texts)}.{more}")
         roles = [next((n for n, names in enumerate(ROLE_NAMES) if c.lower() in names), None) for c in inputs]
         if len(inputs) > 1 and None not in roles and len(set(roles)) == len(roles) and roles != sorted(roles):
             in_order = [column for _, column in sorted(zip(roles, inputs))]
-            mapping = " ".join(f"{_flag(role)} {column}" for role, column in zip(shape.texts, in_order))
+            mapping = " ".join(f"{column_flag(role)} {column}" for role, column in zip(shape.texts, in_order))
             raise RecipeError(f"{expected} The columns are in the wrong order: the loss reads "
                               f"{', '.join(shape.texts)} by position. Fix: reorder the columns to "
                               f"{','.join(in_order)}, or pass {mapping}.")
@@ -359,10 +381,10 @@ def pick_columns(dataset: Dataset, shape: Shape, flags: dict[str, str | None], s
         empty = _empty_column(dataset, column, source)
         if empty:
             raise empty
-        if not _is_text(dataset, column):
+        if not is_text(dataset, column):
             raise RecipeError(f"{expected} Column {column!r} holds {dataset.features[column]}, not text. Fix: put the "
                               f"texts first{' and the label last' if shape.label else ''}, or map the columns with "
-                              f"{', '.join(_flag(r) for r in shape.texts)}.")
+                              f"{', '.join(column_flag(r) for r in shape.texts)}.")
         row = _first_empty(dataset[column])
         if row is not None:
             raise RecipeError(f"{source}: column {column!r} is empty in data row {row + 1}. Expected a text in "
@@ -439,7 +461,7 @@ def check_labels(dataset: Dataset, kind: str, loss_name: str, source: str) -> No
 
 def number_classes(train: Dataset, evaluation: Dataset) -> tuple[Dataset, Dataset]:
     """Class names -> ids 0..n-1, the same ids in train and eval data (sorted names over both)."""
-    kinds = {_is_text(train, "label"), _is_text(evaluation, "label")}
+    kinds = {is_text(train, "label"), is_text(evaluation, "label")}
     if kinds == {False}:
         return train.cast_column("label", Value("int64")), evaluation.cast_column("label", Value("int64"))
     if len(kinds) > 1:
@@ -516,26 +538,52 @@ def bundled_model_path() -> str:
     return str(get_model_path())
 
 
-def load_model(name: str, device: str | None = None):
-    """SentenceTransformer(name), with the bundled copy for all-MiniLM-L6-v2 and a clear error otherwise."""
-    from sentence_transformers import SentenceTransformer
-
+def resolve_model(name: str, option: str = "--model") -> str:
+    """What to load for NAME: the bundled copy for all-MiniLM-L6-v2, a local folder (which must exist) or a Hub
+    id. Checks without loading anything, so that a script can check all its models before it loads one."""
     source = bundled_model_path() if name.lower() in {BUNDLED_MODEL.lower(), "all-minilm-l6-v2"} else name
     path = Path(source).expanduser()
-    if (source.startswith((".", "/", "~")) or source.count("/") > 1) and not path.exists():
-        raise RecipeError(f"--model {name}: no such folder. Expected a local Sentence Transformers folder (e.g. "
+    looks_local = source.startswith((".", "/", "~")) or source.count("/") > 1 or (os.sep != "/" and os.sep in source)
+    if looks_local and not path.exists():
+        raise RecipeError(f"{option} {name}: no such folder. Expected a local Sentence Transformers folder (e.g. "
                           "models/train_triplets, written by a training recipe) or a Hub id. Fix: check the path "
                           f"(relative paths start from {Path.cwd()}).")
     if path.exists() and not path.is_dir():
-        raise RecipeError(f"--model {name}: is a file. Expected the folder a model was saved to. Fix: pass the folder "
-                          "that holds it.")
+        raise RecipeError(f"{option} {name}: is a file. Expected the folder a model was saved to. Fix: pass the "
+                          "folder that holds it.")
+    return str(path) if path.exists() else source
+
+
+def load_model(name: str, device: str | None = None, option: str = "--model"):
+    """SentenceTransformer(name), with the bundled copy for all-MiniLM-L6-v2 and a clear error otherwise.
+    device None: a GPU if there is one."""
+    source = resolve_model(name, option)
+    from sentence_transformers import SentenceTransformer
+
     try:
-        return SentenceTransformer(str(path) if path.exists() else source, device=device)
+        return SentenceTransformer(source, device=device)
     except (OSError, ValueError) as error:
         reason = " ".join(str(error).split())[:300]
-        raise RecipeError(f"--model {name}: could not be loaded ({type(error).__name__}: {reason}). Expected a Hub id "
-                          "or a local Sentence Transformers folder. Fix: check the name; offline, pass a local "
+        raise RecipeError(f"{option} {name}: could not be loaded ({type(error).__name__}: {reason}). Expected a Hub "
+                          "id or a local Sentence Transformers folder. Fix: check the name; offline, pass a local "
                           "copy.") from None
+
+
+def check_device(device: str | None) -> None:
+    """--device of a script that trains nothing (the training recipes take the Trainer's)."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise RecipeError(f"--device {device}: not a device name. Expected cpu, cuda, cuda:N or mps. "
+                          "Fix: pass one of those, or leave --device out.") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(kind, True):
+        raise RecipeError(f"--device {device}: there is no {kind} device on this machine. Fix: pass --device cpu, "
+                          "or leave --device out.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -658,3 +706,24 @@ def report(trainer, options, evaluator, before: dict, after: dict, train_dataset
         )
     print(json.dumps(result))
 
+
+def check_output(value: str, example: str, suffix: str | None = None) -> Path:
+    """--output FILE of a script that trains nothing, checked before anything runs: a file name (ending in
+    `suffix`, if given) in a folder that exists."""
+    path = Path(value).expanduser()
+    if suffix and path.suffix.lower() != suffix:
+        raise RecipeError(f"--output {value}: expected a {suffix} file. Fix: pass e.g. --output {example}.")
+    if path.is_dir():
+        raise RecipeError(f"--output {value}: is a folder. Expected a file name, e.g. {example}. "
+                          f"Fix: pass --output {path / example}.")
+    if not path.parent.is_dir():
+        raise RecipeError(f"--output {value}: the folder {path.parent} does not exist. Fix: create it first, or "
+                          "write elsewhere.")
+    return path
+
+
+def write_whole(path: Path, data: str | bytes) -> None:
+    """Written whole or not at all: a half-written file would look like a result."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    os.replace(partial, path)
