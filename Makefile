@@ -18,7 +18,7 @@ export HF_HUB_VERBOSITY ?= error
 export TRANSFORMERS_VERBOSITY ?= error
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup run test experiments bench lab notebooks clean
+.PHONY: setup run test format experiments budget bench lab notebooks clean
 
 setup: $(STAMP)
 
@@ -34,9 +34,16 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(PY) scripts/run_notebooks.py --out $(OUT)
 
-## Unit tests, then every notebook validated by nbval.
+## Lint and format check, then the unit tests and every notebook validated by nbval, two at a time.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+## Fix what the linter can and format the Python files and notebooks (ruff; settings in pyproject.toml).
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 ## Re-execute the notebooks in place so their committed outputs are real.
 notebooks: $(STAMP)
@@ -46,6 +53,10 @@ notebooks: $(STAMP)
 ## Resumable; results/<study>.csv and .png. EXPERIMENTS_SCALE=8 runs them 8x bigger into results/scale-8/.
 experiments: $(STAMP)
 	$(PY) scripts/experiments.py
+
+## The study behind the recipes' default budget (results/recipe_budget.csv; not part of CI, resumable).
+budget: $(STAMP)
+	$(PY) scripts/recipe_budget.py
 
 ## STS Benchmark: the labeled-pairs recipe vs a plain Trainer script (not part of CI).
 bench: $(STAMP)

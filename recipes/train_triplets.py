@@ -17,6 +17,10 @@ TripletEvaluator (is each anchor closer to its positive than to its negative?). 
 SentenceTransformerTrainingArguments field is an option too. The last line of stdout
 is one JSON object with the metrics before and after training.
 
+Without --num_train_epochs or --max_steps the budget follows the data: one epoch of a
+large file, more of a small one (at least recipe_io.MIN_STEPS optimizer steps, at most
+recipe_io.MAX_EPOCHS epochs); the first lines of output say what was chosen.
+
 To use it in your project, copy this file and recipe_io.py (the options, data checks and
 report it shares with the other recipes) into one folder.
 
@@ -60,23 +64,32 @@ class Options(recipe_io.DataOptions):
     )
     margin: float = field(
         default=0.3,
-        metadata={"help": "TripletLoss only: how much farther than the positive the negative must be, in "
-                  "units of --distance (cosine: 0-2)."},
+        metadata={
+            "help": "TripletLoss only: how much farther than the positive the negative must be, in "
+            "units of --distance (cosine: 0-2)."
+        },
     )
     matryoshka_dims: str | None = recipe_io.matryoshka_dims_field()
 
 
 def main(argv: list[str] | None = None) -> None:
     options, args = recipe_io.parse_args(
-        Options, SentenceTransformerTrainingArguments, __doc__, argv,
-        output_dir="models/train_triplets", batch_sampler=BatchSamplers.NO_DUPLICATES.value,
+        Options,
+        SentenceTransformerTrainingArguments,
+        __doc__,
+        argv,
+        output_dir="models/train_triplets",
+        batch_sampler=BatchSamplers.NO_DUPLICATES.value,
     )
     checkpoint = recipe_io.resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
     dims = recipe_io.parse_dims(options.matryoshka_dims)
 
     # 1. Data: (anchor, positive, negative) rows. Bad data stops here, before anything loads or is written.
-    columns = {"anchor": options.anchor_column, "positive": options.positive_column,
-               "negative": options.negative_column}
+    columns = {
+        "anchor": options.anchor_column,
+        "positive": options.positive_column,
+        "negative": options.negative_column,
+    }
     train_dataset, eval_dataset, _, _ = recipe_io.load_data(
         options, recipe_io.SHAPES["triplets"], columns, bundled="triplets", seed=args.seed
     )
@@ -98,13 +111,15 @@ def main(argv: list[str] | None = None) -> None:
     # 4. The evaluator: is each anchor closer to its positive than to its negative?
     triplets = (eval_dataset["anchor"], eval_dataset["positive"], eval_dataset["negative"])
     evaluator = TripletEvaluator(*triplets, batch_size=args.per_device_eval_batch_size)
-    dim_evaluators = {dim: TripletEvaluator(*triplets, batch_size=args.per_device_eval_batch_size, truncate_dim=dim)
-                      for dim in dims}
+    dim_evaluators = {
+        dim: TripletEvaluator(*triplets, batch_size=args.per_device_eval_batch_size, truncate_dim=dim) for dim in dims
+    }
 
     # 5. Train. Under torchrun every process trains; only the first one evaluates, prints and saves.
     is_main_process = args.process_index == 0
     if is_main_process:
         before = {**recipe_io.evaluate(evaluator, model), **recipe_io.evaluate_dims(dim_evaluators, model)}
+    recipe_io.default_budget(args, argv, train_dataset.num_rows)  # epochs follow the data unless given
     callbacks = recipe_io.early_stopping(options, args, argv, evaluator, model)
     trainer = SentenceTransformerTrainer(
         model=model,
@@ -122,8 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     trainer.save_model(args.output_dir)
     if is_main_process:
         after = {**recipe_io.evaluate(evaluator, model), **recipe_io.evaluate_dims(dim_evaluators, model)}
-        recipe_io.report(trainer, options, evaluator, before, after, train_dataset, train_seconds, checkpoint,
-                         callbacks)
+        recipe_io.report(
+            trainer, options, evaluator, before, after, train_dataset, train_seconds, checkpoint, callbacks
+        )
 
 
 if __name__ == "__main__":

@@ -55,26 +55,33 @@ class Options:
     )
     model_after: str | None = field(
         default=None,
-        metadata={"help": "A second model, drawn beside the first: e.g. the folder a training recipe saved "
-                  "(models/train_labeled_sentences), for a before/after figure."},
+        metadata={
+            "help": "A second model, drawn beside the first: e.g. the folder a training recipe saved "
+            "(models/train_labeled_sentences), for a before/after figure."
+        },
     )
     data: str | None = field(
         default=None,
-        metadata={"help": "Hub dataset id or local .csv/.tsv/.json/.jsonl/.parquet file with a header row "
-                  "(without it: the bundled recipes/data/labeled_sentences_test.csv, labeled by intent)."},
+        metadata={
+            "help": "Hub dataset id or local .csv/.tsv/.json/.jsonl/.parquet file with a header row "
+            "(without it: the bundled recipes/data/labeled_sentences_test.csv, labeled by intent)."
+        },
     )
     split: str = field(default="test", metadata={"help": "Split of a Hub dataset to draw."})
     subset: str | None = field(default=None, metadata={"help": "Subset (configuration) of a Hub dataset."})
     text_column: str | None = field(default=None, metadata={"help": "Column holding the text."})
     label_column: str | None = field(
-        default=None, metadata={"help": "Column holding the label the points are coloured by (without it: the "
-                                "column `label`)."}
+        default=None,
+        metadata={"help": "Column holding the label the points are coloured by (without it: the column `label`)."},
     )
     output: str = field(default="umap.png", metadata={"help": "PNG file to write (its folder must exist)."})
     seed: int = field(default=42, metadata={"help": "UMAP random_state: the same seed draws the same map."})
     n_neighbors: int = field(
-        default=15, metadata={"help": "UMAP n_neighbors: small values show local detail, large ones the overall "
-                              "layout (at most the number of texts - 1 is used)."}
+        default=15,
+        metadata={
+            "help": "UMAP n_neighbors: small values show local detail, large ones the overall "
+            "layout (at most the number of texts - 1 is used)."
+        },
     )
     min_dist: float = field(default=0.1, metadata={"help": "UMAP min_dist, 0 to 1: how tightly points may pack."})
     max_labels: int = field(
@@ -88,11 +95,13 @@ class Options:
 
 def check_options(options: Options) -> None:
     if options.n_neighbors < 2:
-        raise RecipeError(f"--n-neighbors {options.n_neighbors}: UMAP needs 2 or more. "
-                          "Fix: pass e.g. --n-neighbors 15.")
+        raise RecipeError(
+            f"--n-neighbors {options.n_neighbors}: UMAP needs 2 or more. Fix: pass e.g. --n-neighbors 15."
+        )
     if not 0 <= options.min_dist <= 1:
-        raise RecipeError(f"--min-dist {options.min_dist:g}: expected 0 to 1 (UMAP's spread is 1). "
-                          "Fix: pass e.g. --min-dist 0.1.")
+        raise RecipeError(
+            f"--min-dist {options.min_dist:g}: expected 0 to 1 (UMAP's spread is 1). Fix: pass e.g. --min-dist 0.1."
+        )
     for option, value, example in (("--max-labels", options.max_labels, 20), ("--batch-size", options.batch_size, 64)):
         if value < 1:
             raise RecipeError(f"{option} {value}: expected 1 or more. Fix: pass e.g. {option} {example}.")
@@ -111,13 +120,17 @@ def load_labeled_texts(options: Options) -> tuple[list[str], list, str]:
     elif feature.dtype.startswith("float"):  # whole numbers, as pick_columns checked
         labels = [int(label) for label in labels]
     if len(set(labels)) < 2:
-        raise RecipeError(f"{source}: every row has the label {labels[0]!r}. Expected at least 2 different labels: "
-                          "the map colours texts by label, and the silhouette score compares labels. Fix: add texts "
-                          "of other labels, or pick another column with --label-column.")
+        raise RecipeError(
+            f"{source}: every row has the label {labels[0]!r}. Expected at least 2 different labels: "
+            "the map colours texts by label, and the silhouette score compares labels. Fix: add texts "
+            "of other labels, or pick another column with --label-column."
+        )
     if len(set(labels)) == len(labels):
-        raise RecipeError(f"{source}: each of the {len(labels)} texts has a label of its own. Expected at least one "
-                          "label shared by 2+ texts: the silhouette score compares texts of a label with the others. "
-                          "Fix: add texts per label, or pick another column with --label-column.")
+        raise RecipeError(
+            f"{source}: each of the {len(labels)} texts has a label of its own. Expected at least one "
+            "label shared by 2+ texts: the silhouette score compares texts of a label with the others. "
+            "Fix: add texts per label, or pick another column with --label-column."
+        )
     return dataset["text"], labels, source
 
 
@@ -136,9 +149,14 @@ def umap_2d(embeddings: np.ndarray, options: Options) -> np.ndarray:
         # Tiny data: "n_neighbors is larger than the dataset size", "spectral initialisation failed" (UMAP
         # falls back to a seeded random start); neither changes what the map shows.
         warnings.simplefilter("ignore")
-        reducer = umap.UMAP(n_components=2, n_neighbors=min(options.n_neighbors, len(embeddings) - 1),
-                            min_dist=options.min_dist, metric="cosine", random_state=options.seed,
-                            n_jobs=1)  # a seed makes UMAP single-threaded anyway; saying so silences its warning
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=min(options.n_neighbors, len(embeddings) - 1),
+            min_dist=options.min_dist,
+            metric="cosine",
+            random_state=options.seed,
+            n_jobs=1,
+        )  # a seed makes UMAP single-threaded anyway; saying so silences its warning
         return reducer.fit_transform(embeddings)
 
 
@@ -166,14 +184,17 @@ def draw(panels: list[tuple[str, float, np.ndarray]], labels: list, options: Opt
         ax.set_title(f"{role}{name}\nsilhouette by label (cosine): {score:.3f}", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    named = sorted(sorted(counts, key=str), key=lambda label: -counts[label])[:options.max_labels]
-    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[label], label=str(label))
-               for label in sorted(named, key=str)]
+    named = sorted(sorted(counts, key=str), key=lambda label: -counts[label])[: options.max_labels]
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=colours[label], label=str(label))
+        for label in sorted(named, key=str)
+    ]
     if len(counts) > len(named):
         handles.append(plt.Line2D([], [], linestyle="", label=f"+{len(counts) - len(named)} more labels"))
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    fig.suptitle(f"UMAP of {len(labels)} texts from {Path(source).name}, coloured by label ({len(counts)} labels)",
-                 fontsize=11)
+    fig.suptitle(
+        f"UMAP of {len(labels)} texts from {Path(source).name}, coloured by label ({len(counts)} labels)", fontsize=11
+    )
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
@@ -191,8 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     models = {"--model": options.model, "--model-after": options.model_after}
     sources = {option: recipe_io.resolve_model(name, option) for option, name in models.items() if name}
     if sources.get("--model-after") == sources["--model"]:
-        raise RecipeError(f"--model-after {options.model_after} is --model again; the two panels would be the same. "
-                          "Fix: pass the fine-tuned model as --model-after, e.g. models/train_labeled_sentences.")
+        raise RecipeError(
+            f"--model-after {options.model_after} is --model again; the two panels would be the same. "
+            "Fix: pass the fine-tuned model as --model-after, e.g. models/train_labeled_sentences."
+        )
 
     panels, silhouettes = [], {}
     for option in sources:
@@ -202,8 +225,9 @@ def main(argv: list[str] | None = None) -> None:
         silhouettes[models[option]] = silhouette(embeddings, labels)
         panels.append((models[option], silhouettes[models[option]], umap_2d(embeddings, options)))
     recipe_io.write_whole(output, draw(panels, labels, options, source))
-    print(json.dumps({"output": str(output), "silhouette": silhouettes, "rows": len(texts),
-                      "labels": len(set(labels))}))
+    print(
+        json.dumps({"output": str(output), "silhouette": silhouettes, "rows": len(texts), "labels": len(set(labels))})
+    )
 
 
 if __name__ == "__main__":

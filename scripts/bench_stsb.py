@@ -45,7 +45,11 @@ def convert_stsb(source: Path, target: Path) -> int:
 def plain_training(train_csv: str, model_path: str, settings: dict) -> None:
     """The same training as the recipe, written as the shortest possible Trainer script."""
     from datasets import load_dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from sentence_transformers.sentence_transformer.losses import CoSENTLoss
     from transformers import set_seed
 
@@ -108,17 +112,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"STS Benchmark pairs: {counts}", flush=True)
 
     recipe_command = [
-        sys.executable, str(RECIPE),
-        "--train-data", str(args.out / "sts-train.csv"),
-        "--eval-data", str(args.out / "sts-test.csv"),
-        "--loss", "CoSENTLoss",
-        "--num_train_epochs", str(args.epochs),
-        "--per_device_train_batch_size", str(args.batch_size),
-        "--learning_rate", str(args.learning_rate),
-        "--warmup_steps", str(args.warmup),
-        "--seed", str(args.seed),
-        "--logging_steps", "50",
-        "--output_dir", str(args.out / "recipe-model"),
+        sys.executable,
+        str(RECIPE),
+        "--train-data",
+        str(args.out / "sts-train.csv"),
+        "--eval-data",
+        str(args.out / "sts-test.csv"),
+        "--loss",
+        "CoSENTLoss",
+        "--num_train_epochs",
+        str(args.epochs),
+        "--per_device_train_batch_size",
+        str(args.batch_size),
+        "--learning_rate",
+        str(args.learning_rate),
+        "--warmup_steps",
+        str(args.warmup),
+        "--seed",
+        str(args.seed),
+        "--logging_steps",
+        "50",
+        "--output_dir",
+        str(args.out / "recipe-model"),
     ]
     print("recipe:", " ".join(recipe_command[1:]), flush=True)
     recipe = last_json_line(subprocess.run(recipe_command, check=True, capture_output=True, text=True).stdout)
@@ -139,10 +154,24 @@ def main(argv: list[str] | None = None) -> int:
         f"| recipes/train_labeled_pairs.py | {recipe['train_seconds']:.0f} | {recipe_rate:.1f} |",
     ]
     if not args.skip_plain:
-        plain_command = [sys.executable, __file__, "--plain", str(args.out / "sts-train.csv"),
-                         "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-                         "--learning-rate", str(args.learning_rate), "--warmup", str(args.warmup),
-                         "--seed", str(args.seed), "--out", str(args.out)]
+        plain_command = [
+            sys.executable,
+            __file__,
+            "--plain",
+            str(args.out / "sts-train.csv"),
+            "--epochs",
+            str(args.epochs),
+            "--batch-size",
+            str(args.batch_size),
+            "--learning-rate",
+            str(args.learning_rate),
+            "--warmup",
+            str(args.warmup),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(args.out),
+        ]
         plain = last_json_line(subprocess.run(plain_command, check=True, capture_output=True, text=True).stdout)
         plain_rate = plain["train_examples"] * args.epochs / plain["train_seconds"]
         lines += [

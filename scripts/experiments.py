@@ -28,11 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = 5
@@ -106,7 +106,9 @@ def with_negatives(kind: str):
         rng = random.Random(0)
         return pairs.add_column("negative", [rng.choice([a for a in answers if a != p]) for p in pairs["positive"]])
     margin = {"mined": None, "mined, margin": 0.05}[kind]
-    return mine_hard_negatives(pairs, base_model(), num_negatives=1, sampling_strategy="top", relative_margin=margin, verbose=False)
+    return mine_hard_negatives(
+        pairs, base_model(), num_negatives=1, sampling_strategy="top", relative_margin=margin, verbose=False
+    )
 
 
 def shaped(name: str):
@@ -132,25 +134,91 @@ def studies() -> list[Study]:
     mnrl = losses.MultipleNegativesRankingLoss
 
     def softmax(model):
-        return losses.SoftmaxLoss(model, model.get_embedding_dimension(), num_labels=2, concatenation_sent_rep=False,
-                                  concatenation_sent_difference=True, concatenation_sent_multiplication=True)
+        return losses.SoftmaxLoss(
+            model,
+            model.get_embedding_dimension(),
+            num_labels=2,
+            concatenation_sent_rep=False,
+            concatenation_sent_difference=True,
+            concatenation_sent_multiplication=True,
+        )
 
     pairs_cost, short_cost, single_cost, triplet_cost = 0.066, 0.031, 0.018, 0.047
     contenders = [
-        ("ContrastiveLoss", "pairs, 0/1 label", lambda m: losses.ContrastiveLoss(m, distance_metric=cosine, margin=1.0), "batch_sampler", short_cost),
-        ("OnlineContrastiveLoss", "pairs, 0/1 label", lambda m: losses.OnlineContrastiveLoss(m, distance_metric=cosine, margin=1.0), "batch_sampler", short_cost),
+        (
+            "ContrastiveLoss",
+            "pairs, 0/1 label",
+            lambda m: losses.ContrastiveLoss(m, distance_metric=cosine, margin=1.0),
+            "batch_sampler",
+            short_cost,
+        ),
+        (
+            "OnlineContrastiveLoss",
+            "pairs, 0/1 label",
+            lambda m: losses.OnlineContrastiveLoss(m, distance_metric=cosine, margin=1.0),
+            "batch_sampler",
+            short_cost,
+        ),
         ("SoftmaxLoss", "pairs, 0/1 label", softmax, "batch_sampler", short_cost),
-        ("CosineSimilarityLoss", "pairs, graded label", lambda m: losses.CosineSimilarityLoss(m), "batch_sampler", short_cost),
+        (
+            "CosineSimilarityLoss",
+            "pairs, graded label",
+            lambda m: losses.CosineSimilarityLoss(m),
+            "batch_sampler",
+            short_cost,
+        ),
         ("CoSENTLoss", "pairs, graded label", lambda m: losses.CoSENTLoss(m), "batch_sampler", short_cost),
         ("AnglELoss", "pairs, graded label", lambda m: losses.AnglELoss(m), "batch_sampler", short_cost),
         ("MultipleNegativesRankingLoss", "positive pairs", lambda m: mnrl(m), "no_duplicates", pairs_cost),
-        ("CachedMultipleNegativesRankingLoss", "positive pairs", lambda m: losses.CachedMultipleNegativesRankingLoss(m, mini_batch_size=8), "no_duplicates", 1.35 * pairs_cost),
-        ("MegaBatchMarginLoss", "positive pairs", lambda m: losses.MegaBatchMarginLoss(m, use_mini_batched_version=False), "no_duplicates", pairs_cost),
-        ("BatchAllTripletLoss", "labeled sentences", lambda m: losses.BatchAllTripletLoss(m, distance_metric=batch_cosine, margin=0.2), "group_by_label", single_cost),
-        ("BatchHardTripletLoss", "labeled sentences", lambda m: losses.BatchHardTripletLoss(m, distance_metric=batch_cosine, margin=0.2), "group_by_label", single_cost),
-        ("BatchSemiHardTripletLoss", "labeled sentences", lambda m: losses.BatchSemiHardTripletLoss(m, distance_metric=batch_cosine, margin=0.2), "group_by_label", single_cost),
-        ("BatchHardSoftMarginTripletLoss", "labeled sentences", lambda m: losses.BatchHardSoftMarginTripletLoss(m, distance_metric=batch_cosine), "group_by_label", single_cost),
-        ("TripletLoss", "triplets", lambda m: losses.TripletLoss(m, distance_metric=losses.TripletDistanceMetric.COSINE, triplet_margin=0.3), "batch_sampler", triplet_cost),
+        (
+            "CachedMultipleNegativesRankingLoss",
+            "positive pairs",
+            lambda m: losses.CachedMultipleNegativesRankingLoss(m, mini_batch_size=8),
+            "no_duplicates",
+            1.35 * pairs_cost,
+        ),
+        (
+            "MegaBatchMarginLoss",
+            "positive pairs",
+            lambda m: losses.MegaBatchMarginLoss(m, use_mini_batched_version=False),
+            "no_duplicates",
+            pairs_cost,
+        ),
+        (
+            "BatchAllTripletLoss",
+            "labeled sentences",
+            lambda m: losses.BatchAllTripletLoss(m, distance_metric=batch_cosine, margin=0.2),
+            "group_by_label",
+            single_cost,
+        ),
+        (
+            "BatchHardTripletLoss",
+            "labeled sentences",
+            lambda m: losses.BatchHardTripletLoss(m, distance_metric=batch_cosine, margin=0.2),
+            "group_by_label",
+            single_cost,
+        ),
+        (
+            "BatchSemiHardTripletLoss",
+            "labeled sentences",
+            lambda m: losses.BatchSemiHardTripletLoss(m, distance_metric=batch_cosine, margin=0.2),
+            "group_by_label",
+            single_cost,
+        ),
+        (
+            "BatchHardSoftMarginTripletLoss",
+            "labeled sentences",
+            lambda m: losses.BatchHardSoftMarginTripletLoss(m, distance_metric=batch_cosine),
+            "group_by_label",
+            single_cost,
+        ),
+        (
+            "TripletLoss",
+            "triplets",
+            lambda m: losses.TripletLoss(m, distance_metric=losses.TripletDistanceMetric.COSINE, triplet_margin=0.3),
+            "batch_sampler",
+            triplet_cost,
+        ),
         ("MNRL + hard negative", "triplets", lambda m: mnrl(m), "no_duplicates", triplet_cost),
     ]
     leaderboard = Study(
@@ -158,8 +226,16 @@ def studies() -> list[Study]:
         notebook="08_loss_leaderboard",
         budget="40 optimizer steps of 16 rows for every loss (equal steps and rows; a row is 1-3 texts by shape), learning rate 1e-4, no warmup",
         arms=[
-            Arm(name, shaped(shape), make, cost, steps=40, sampler=sampler, group=shape,
-                args={"learning_rate_mapping": {r"^classifier\.": 1e-3}} if name == "SoftmaxLoss" else {})
+            Arm(
+                name,
+                shaped(shape),
+                make,
+                cost,
+                steps=40,
+                sampler=sampler,
+                group=shape,
+                args={"learning_rate_mapping": {r"^classifier\.": 1e-3}} if name == "SoftmaxLoss" else {},
+            )
             for name, shape, make, sampler, cost in contenders
         ],
         triplets=True,
@@ -172,12 +248,39 @@ def studies() -> list[Study]:
         name="batch_size_and_scale",
         notebook="02_positive_pairs",
         budget="1 epoch of the 392 question-answer pairs for every arm (equal examples seen; a bigger batch takes fewer steps), MultipleNegativesRankingLoss, learning rate 1e-4, no warmup",
-        arms=[Arm(f"batch {size}", answer_pairs, lambda m: mnrl(m), pairs_cost, batch_size=size, group="batch size") for size in (8, 16, 32, 56)]
-        + [Arm(f"scale {scale}, batch 32", answer_pairs, lambda m, s=scale: mnrl(m, scale=s), pairs_cost, batch_size=32, group="scale") for scale in (5, 50)]
+        arms=[
+            Arm(f"batch {size}", answer_pairs, lambda m: mnrl(m), pairs_cost, batch_size=size, group="batch size")
+            for size in (8, 16, 32, 56)
+        ]
         + [
-            Arm("batch 8 x 4 accumulation steps", answer_pairs, lambda m: mnrl(m), pairs_cost, batch_size=8,
-                args={"gradient_accumulation_steps": 4}, group="32 pairs per optimizer step"),
-            Arm("CMNRL batch 32, mini-batch 8", answer_pairs, cmnrl, 1.35 * pairs_cost, batch_size=32, group="32 pairs per optimizer step"),
+            Arm(
+                f"scale {scale}, batch 32",
+                answer_pairs,
+                lambda m, s=scale: mnrl(m, scale=s),
+                pairs_cost,
+                batch_size=32,
+                group="scale",
+            )
+            for scale in (5, 50)
+        ]
+        + [
+            Arm(
+                "batch 8 x 4 accumulation steps",
+                answer_pairs,
+                lambda m: mnrl(m),
+                pairs_cost,
+                batch_size=8,
+                args={"gradient_accumulation_steps": 4},
+                group="32 pairs per optimizer step",
+            ),
+            Arm(
+                "CMNRL batch 32, mini-batch 8",
+                answer_pairs,
+                cmnrl,
+                1.35 * pairs_cost,
+                batch_size=32,
+                group="32 pairs per optimizer step",
+            ),
         ],
     )
 
@@ -187,9 +290,30 @@ def studies() -> list[Study]:
         budget="13 optimizer steps of 32 rows for every arm (equal steps; about one epoch of the 392 question-answer pairs), MultipleNegativesRankingLoss, learning rate 1e-4, no warmup",
         arms=[
             Arm("in-batch negatives only", answer_pairs, lambda m: mnrl(m), pairs_cost, batch_size=32, steps=13),
-            Arm("+ random negative", lambda: with_negatives("random"), lambda m: mnrl(m), 1.6 * pairs_cost, batch_size=32, steps=13),
-            Arm("+ mined negative", lambda: with_negatives("mined"), lambda m: mnrl(m), 1.6 * pairs_cost, batch_size=32, steps=13),
-            Arm("+ mined negative, relative_margin=0.05", lambda: with_negatives("mined, margin"), lambda m: mnrl(m), 1.6 * pairs_cost, batch_size=32, steps=13),
+            Arm(
+                "+ random negative",
+                lambda: with_negatives("random"),
+                lambda m: mnrl(m),
+                1.6 * pairs_cost,
+                batch_size=32,
+                steps=13,
+            ),
+            Arm(
+                "+ mined negative",
+                lambda: with_negatives("mined"),
+                lambda m: mnrl(m),
+                1.6 * pairs_cost,
+                batch_size=32,
+                steps=13,
+            ),
+            Arm(
+                "+ mined negative, relative_margin=0.05",
+                lambda: with_negatives("mined, margin"),
+                lambda m: mnrl(m),
+                1.6 * pairs_cost,
+                batch_size=32,
+                steps=13,
+            ),
         ],
     )
 
@@ -203,28 +327,54 @@ def studies() -> list[Study]:
         notebook="06_triplets",
         budget="25 optimizer steps of 16 triplets (about one epoch of the 392 training triplets), learning rate 1e-4, no warmup",
         arms=[
-            Arm("MNRL, (anchor, positive) only", lambda: load_triplets("train").select_columns(["anchor", "positive"]), lambda m: mnrl(m), short_cost, steps=25),
+            Arm(
+                "MNRL, (anchor, positive) only",
+                lambda: load_triplets("train").select_columns(["anchor", "positive"]),
+                lambda m: mnrl(m),
+                short_cost,
+                steps=25,
+            ),
             Arm("MNRL + hard negative", lambda: load_triplets("train"), lambda m: mnrl(m), triplet_cost, steps=25),
-            Arm("GISTEmbedLoss, base model as guide", lambda: load_triplets("train"), gist, 1.4 * triplet_cost, steps=25),
-            Arm("TripletLoss (cosine, margin 0.3)", lambda: load_triplets("train"),
-                lambda m: losses.TripletLoss(m, distance_metric=losses.TripletDistanceMetric.COSINE, triplet_margin=0.3), triplet_cost,
-                steps=25, sampler="batch_sampler"),
+            Arm(
+                "GISTEmbedLoss, base model as guide", lambda: load_triplets("train"), gist, 1.4 * triplet_cost, steps=25
+            ),
+            Arm(
+                "TripletLoss (cosine, margin 0.3)",
+                lambda: load_triplets("train"),
+                lambda m: losses.TripletLoss(
+                    m, distance_metric=losses.TripletDistanceMetric.COSINE, triplet_margin=0.3
+                ),
+                triplet_cost,
+                steps=25,
+                sampler="batch_sampler",
+            ),
         ],
         triplets=True,
     )
 
     def knob(name, **kwargs):
         lr = kwargs.pop("learning_rate", 1e-4)
-        return Arm(name, answer_pairs, lambda m: mnrl(m), pairs_cost, batch_size=32, learning_rate=lr, args=kwargs,
-                   group="learning rate" if name.startswith("learning rate") else "at learning rate 1e-4")
+        return Arm(
+            name,
+            answer_pairs,
+            lambda m: mnrl(m),
+            pairs_cost,
+            batch_size=32,
+            learning_rate=lr,
+            args=kwargs,
+            group="learning rate" if name.startswith("learning rate") else "at learning rate 1e-4",
+        )
 
     knobs = Study(
         name="hyperparameters",
         notebook="11_hyperparameters_and_training_hygiene",
         budget="1 epoch of the 392 question-answer pairs at batch 32 (13 optimizer steps) for every arm, MultipleNegativesRankingLoss; unless the arm says otherwise: learning rate 1e-4, weight decay 0.01, gradient clipping at 1.0, no warmup",
         arms=[knob(f"learning rate {lr:g}", learning_rate=lr) for lr in (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)]
-        + [knob("weight decay 0.1", weight_decay=0.1),
-           knob("no gradient clipping", max_grad_norm=0.0), knob("warmup 3 steps", warmup_steps=3)],
+        + [
+            knob("weight decay 0.1", weight_decay=0.1),
+            knob("no gradient clipping", max_grad_norm=0.0),
+            knob("warmup 3 steps", warmup_steps=3),
+        ],
         splits=("dev", "test", "held_out"),
     )
 
@@ -240,8 +390,22 @@ def studies() -> list[Study]:
         budget="25 optimizer steps of 16 pairs for every arm (equal steps and examples seen), MultipleNegativesRankingLoss, learning rate 1e-4, no warmup",
         arms=[
             Arm("question-answer pairs", answer_pairs, lambda m: mnrl(m), pairs_cost, steps=25),
-            Arm("+ paraphrase pairs, ROUND_ROBIN", mixed, lambda m: mnrl(m), 0.7 * pairs_cost, steps=25, args={"multi_dataset_batch_sampler": "round_robin"}),
-            Arm("+ paraphrase pairs, PROPORTIONAL", mixed, lambda m: mnrl(m), 0.7 * pairs_cost, steps=25, args={"multi_dataset_batch_sampler": "proportional"}),
+            Arm(
+                "+ paraphrase pairs, ROUND_ROBIN",
+                mixed,
+                lambda m: mnrl(m),
+                0.7 * pairs_cost,
+                steps=25,
+                args={"multi_dataset_batch_sampler": "round_robin"},
+            ),
+            Arm(
+                "+ paraphrase pairs, PROPORTIONAL",
+                mixed,
+                lambda m: mnrl(m),
+                0.7 * pairs_cost,
+                steps=25,
+                args={"multi_dataset_batch_sampler": "proportional"},
+            ),
             Arm("MatryoshkaLoss on question-answer pairs", answer_pairs, matryoshka, 1.1 * pairs_cost, steps=25),
         ],
         dims=(256, 128, 64, 32),
@@ -251,9 +415,27 @@ def studies() -> list[Study]:
 
 # Running ------------------------------------------------------------------------------
 
-META = ["study", "arm", "group", "seed", "max_steps", "epochs", "batch_size", "gradient_accumulation", "examples_seen",
-        "learning_rate", "train_seconds", "load_average", "date", "machine", "torch", "sentence_transformers",
-        "transformers", "commit", "budget"]
+META = [
+    "study",
+    "arm",
+    "group",
+    "seed",
+    "max_steps",
+    "epochs",
+    "batch_size",
+    "gradient_accumulation",
+    "examples_seen",
+    "learning_rate",
+    "train_seconds",
+    "load_average",
+    "date",
+    "machine",
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "commit",
+    "budget",
+]
 
 
 def metric_columns(study: Study) -> list[str]:
@@ -288,13 +470,22 @@ def environment() -> dict:
     else:
         machine = f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "utils", "scripts"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "utils", "scripts"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         commit += "-dirty" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
-    return {"machine": machine, "torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__,
-            "transformers": transformers.__version__, "commit": commit}
+    return {
+        "machine": machine,
+        "torch": torch.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "transformers": transformers.__version__,
+        "commit": commit,
+    }
 
 
 def bits(values) -> str:
@@ -307,7 +498,11 @@ def evaluate(model, study: Study) -> dict:
     row = {}
     for split in study.splits:
         outcome = retrieval_outcomes(model, split)
-        row |= {f"{split}_accuracy@1": outcome["hit@1"].mean(), f"{split}_mrr@10": outcome["reciprocal_rank"].mean(), f"{split}_hits": bits(outcome["hit@1"])}
+        row |= {
+            f"{split}_accuracy@1": outcome["hit@1"].mean(),
+            f"{split}_mrr@10": outcome["reciprocal_rank"].mean(),
+            f"{split}_hits": bits(outcome["hit@1"]),
+        }
     if study.triplets:
         outcome = triplet_outcomes(model, "test")
         row |= {"test_triplet_accuracy": outcome["correct"].mean(), "test_triplet_hits": bits(outcome["correct"])}
@@ -373,7 +568,9 @@ def estimated_seconds(study: Study, arm: Arm | None, scale: float) -> float:
     evaluation = 3.0 * len(study.splits) + 6.0 * study.triplets + 2.5 * len(study.dims)
     if arm is None:
         return evaluation
-    rows = arm.steps * arm.batch_size * arm.args.get("gradient_accumulation_steps", 1) if arm.steps else 392 * arm.epochs
+    rows = (
+        arm.steps * arm.batch_size * arm.args.get("gradient_accumulation_steps", 1) if arm.steps else 392 * arm.epochs
+    )
     return rows * scale * arm.rows_cost + evaluation + 2
 
 
@@ -411,8 +608,14 @@ def pending_runs(chosen: list[Study], seeds: int, out: Path) -> list[tuple[Study
 def progress_bar(total_seconds: float):
     from tqdm.auto import tqdm
 
-    return tqdm(total=round(total_seconds), unit="s", desc="experiments", disable=False, mininterval=5,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, about {remaining} left {postfix}")
+    return tqdm(
+        total=round(total_seconds),
+        unit="s",
+        desc="experiments",
+        disable=False,
+        mininterval=5,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, about {remaining} left {postfix}",
+    )
 
 
 def run_studies(chosen: list[Study], seeds: int, scale: float, out: Path, progress: bool = True) -> None:
@@ -429,9 +632,18 @@ def run_studies(chosen: list[Study], seeds: int, scale: float, out: Path, progre
     bar = progress_bar(total) if progress else None
     for number, (study, arm, seed) in enumerate(pending, 1):
         if bar:
-            bar.set_postfix_str(f"run {number}/{len(pending)}: {study.name} / {arm.name if arm else BASELINE} / seed {seed}")
-        row = {"study": study.name, "arm": arm.name if arm else BASELINE, "group": arm.group if arm else "", "seed": seed,
-               "budget": study.budget, "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **environment()}
+            bar.set_postfix_str(
+                f"run {number}/{len(pending)}: {study.name} / {arm.name if arm else BASELINE} / seed {seed}"
+            )
+        row = {
+            "study": study.name,
+            "arm": arm.name if arm else BASELINE,
+            "group": arm.group if arm else "",
+            "seed": seed,
+            "budget": study.budget,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **environment(),
+        }
         if arm is None:
             model = base_model()
             row |= {"max_steps": 0, "examples_seen": 0}
@@ -470,29 +682,51 @@ def run_in_parallel(chosen: list[Study], args: argparse.Namespace, out: Path) ->
     if not pending:
         print("every run is done; delete a study's CSV to run it again")
         return
-    cost = {(study.name, arm.name if arm else None, seed): estimated_seconds(study, arm, args.scale) for study, arm, seed in pending}
+    cost = {
+        (study.name, arm.name if arm else None, seed): estimated_seconds(study, arm, args.scale)
+        for study, arm, seed in pending
+    }
     work = {study.name: sum(c for (name, _, _), c in cost.items() if name == study.name) for study in chosen}
     groups = share_out({name: seconds for name, seconds in work.items() if seconds}, args.workers)
     threads = max(1, (os.cpu_count() or 1) // len(groups))
-    print(f"{len(pending)} runs to do in {len(groups)} processes of {threads} CPU thread(s) each: "
-          + "; ".join(", ".join(group) for group in groups))
+    print(
+        f"{len(pending)} runs to do in {len(groups)} processes of {threads} CPU thread(s) each: "
+        + "; ".join(", ".join(group) for group in groups)
+    )
     logs = Path(tempfile.mkdtemp(prefix="experiments-logs-"))
     children = []
     for number, group in enumerate(groups):
-        command = [sys.executable, __file__, "--workers", "1", "--no-progress", "--seeds", str(args.seeds),
-                   "--scale", str(args.scale), "--out", str(out)]
+        command = [
+            sys.executable,
+            __file__,
+            "--workers",
+            "1",
+            "--no-progress",
+            "--seeds",
+            str(args.seeds),
+            "--scale",
+            str(args.scale),
+            "--out",
+            str(out),
+        ]
         command += [part for name in group for part in ("--study", name)]
         if args.arm:  # the arms chosen, of this worker's studies only
-            command += [part for study in chosen if study.name in group for arm in study.arms for part in ("--arm", arm.name)]
+            command += [
+                part for study in chosen if study.name in group for arm in study.arms for part in ("--arm", arm.name)
+            ]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         log_path = logs / f"worker-{number}.log"
         log = open(log_path, "w", encoding="utf-8")
-        children.append((subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log, log_path, group))
+        children.append(
+            (subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log, log_path, group)
+        )
     bar = progress_bar(sum(cost.values()))
     try:
         while True:
             running = [child for child, *_ in children if child.poll() is None]
-            finished = {(study.name, arm, seed) for study in chosen for arm, seed in completed(out / f"{study.name}.csv")}
+            finished = {
+                (study.name, arm, seed) for study in chosen for arm, seed in completed(out / f"{study.name}.csv")
+            }
             done = [key for key in cost if (key[0], key[1] or BASELINE, key[2]) in finished]
             bar.update(round(sum(cost[key] for key in done)) - bar.n)
             bar.set_postfix_str(f"{len(done)}/{len(cost)} runs")
@@ -539,19 +773,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", action="append", help="run only this study (repeatable); default: all")
     parser.add_argument("--arm", action="append", help="run only the arm(s) with this name (repeatable); default: all")
     parser.add_argument("--seeds", type=int, default=SEEDS, help=f"seeds per arm (default {SEEDS})")
-    parser.add_argument("--scale", type=float, default=float(os.environ.get("EXPERIMENTS_SCALE", "1")),
-                        help="multiply every budget (steps, epochs) by this; default $EXPERIMENTS_SCALE or 1")
-    parser.add_argument("--out", type=Path, help="where the CSVs go (default results/, or results/scale-N/ when scaled)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=float(os.environ.get("EXPERIMENTS_SCALE", "1")),
+        help="multiply every budget (steps, epochs) by this; default $EXPERIMENTS_SCALE or 1",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="where the CSVs go (default results/, or results/scale-N/ when scaled)"
+    )
     parser.add_argument("--plots-only", action="store_true", help="only redraw the plots from the CSVs")
     parser.add_argument("--list", action="store_true", help="list the studies and their arms")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("EXPERIMENTS_WORKERS", "0")) or None,
-                        help="processes to run studies in (default $EXPERIMENTS_WORKERS, else 1 on a GPU and 2 on a CPU "
-                             "with 2 or more cores); each process gets an equal share of the CPU threads")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("EXPERIMENTS_WORKERS", "0")) or None,
+        help="processes to run studies in (default $EXPERIMENTS_WORKERS, else 1 on a GPU and 2 on a CPU "
+        "with 2 or more cores); each process gets an equal share of the CPU threads",
+    )
     parser.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     # The libraries' own progress bars off (this script draws one for the whole set), offline, quiet.
-    for name, value in {"TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1", "HF_HUB_VERBOSITY": "error",
-                        "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}.items():
+    for name, value in {
+        "TQDM_DISABLE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_VERBOSITY": "error",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
         os.environ.setdefault(name, value)
 
     every = studies()

@@ -48,7 +48,26 @@ def test_every_intent_has_a_symmetric_sibling_in_its_topic():
 def test_siblings_share_vocabulary():
     """Siblings are hard negatives: their questions share content words."""
     by_name = intents_by_name()
-    stop = {"the", "a", "an", "i", "my", "to", "and", "it", "is", "of", "in", "for", "on", "do", "how", "can", "me", "what"}
+    stop = {
+        "the",
+        "a",
+        "an",
+        "i",
+        "my",
+        "to",
+        "and",
+        "it",
+        "is",
+        "of",
+        "in",
+        "for",
+        "on",
+        "do",
+        "how",
+        "can",
+        "me",
+        "what",
+    }
 
     def words(intent):
         return {w.strip("?.,!'\"").lower() for q in intent.questions for w in q.split()} - stop
@@ -115,7 +134,14 @@ def test_held_out_intents_never_reach_training_data(name):
 
 
 def test_train_split_has_no_dev_or_test_text():
-    train = {v for fmt in TRAINING_FORMATS.values() for d in [fmt()] for c in d.column_names for v in d[c] if isinstance(v, str)}
+    train = {
+        v
+        for fmt in TRAINING_FORMATS.values()
+        for d in [fmt()]
+        for c in d.column_names
+        for v in d[c]
+        if isinstance(v, str)
+    }
     evaluation = set(cb.load_support_corpus("dev")["question"]) | set(cb.load_support_corpus("test")["question"])
     assert not train & evaluation
 
@@ -139,8 +165,13 @@ def test_labeled_pairs(split):
     for row in graded.select(range(0, graded.num_rows, 5)):
         a, b = by_name[intent_of(row["sentence1"])], by_name[intent_of(row["sentence2"])]
         kind = (
-            "same_intent" if a is b else "sibling" if b.name in a.siblings
-            else "same_topic" if a.topic == b.topic else "other_topic"
+            "same_intent"
+            if a is b
+            else "sibling"
+            if b.name in a.siblings
+            else "same_topic"
+            if a.topic == b.topic
+            else "other_topic"
         )
         assert row["label"] == cb.GRADE[kind]
 
@@ -160,7 +191,10 @@ def test_labeled_sentences(split):
     intents = cb.load_labeled_sentences(split, "intent")
     assert intents.column_names == ["sentence", "label"]
     assert intents.features["label"].names == cb.intent_names()
-    assert all(intents.features["label"].int2str(l) == intent_of(s) for s, l in zip(intents["sentence"], intents["label"]))
+    assert all(
+        intents.features["label"].int2str(label) == intent_of(sentence)
+        for sentence, label in zip(intents["sentence"], intents["label"])
+    )
     topics = cb.load_labeled_sentences(split, "topic")
     assert topics.features["label"].names == cb.topic_names() and len(cb.topic_names()) >= 8
 

@@ -1,13 +1,13 @@
 """requirements.txt is the one place versions are pinned; everything else agrees with it."""
 
 import sys
-import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import tomllib
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import st_cookbook as cb
-from st_cookbook import models
+from st_cookbook import hardware, models
 
 
 def test_the_hub_id_loads_offline_from_the_registered_copy(tmp_path):
@@ -79,8 +79,12 @@ def test_precision_follows_the_hardware(monkeypatch, cuda, bf16, expected):
     assert cb.pick_precision() == expected
 
 
-def test_this_machine_trains_in_fp32_on_cpu():
+def test_describe_hardware_names_the_cpu_its_threads_and_the_chosen_precision(monkeypatch):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    assert cb.pick_precision() == {"bf16": False, "fp16": False}
-    assert "precision=fp32" in cb.describe_hardware()
+    line = cb.describe_hardware()
+    assert line.startswith(("device=cpu (", "device=mps (")), line
+    assert f", {torch.get_num_threads()} threads)" in line and line.endswith("training precision=fp32"), line
+    # The line reports what pick_precision chose, not a fixed word.
+    monkeypatch.setattr(hardware, "pick_precision", lambda: {"bf16": False, "fp16": True})
+    assert cb.describe_hardware().endswith("training precision=fp16")

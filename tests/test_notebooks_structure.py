@@ -24,10 +24,24 @@ def test_skeleton(path):
     first = nb.cells[0]
     assert first.cell_type == "markdown" and COLAB + path.name in first.source, "first cell: Colab badge for this file"
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for heading in ["What you'll do", "What you'll learn", "What you'll need", "## Summary", "## Exercises", "## Next", "## Further reading"]:
+    for heading in [
+        "What you'll do",
+        "What you'll learn",
+        "What you'll need",
+        "## Summary",
+        "## Exercises",
+        "## Next",
+        "## Further reading",
+    ]:
         assert heading in markdown, f"missing '{heading}'"
     setup = next(c for c in nb.cells if c.cell_type == "code")
-    for needed in ["# NBVAL_IGNORE_OUTPUT", "google.colab", "seed_everything", "register_bundled_model()", 'os.environ.setdefault("HF_HUB_OFFLINE", "1")']:
+    for needed in [
+        "# NBVAL_IGNORE_OUTPUT",
+        "google.colab",
+        "seed_everything",
+        "register_bundled_model()",
+        'os.environ.setdefault("HF_HUB_OFFLINE", "1")',
+    ]:
         assert needed in setup.source, f"the setup cell lacks {needed}"
 
 

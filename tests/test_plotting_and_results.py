@@ -70,7 +70,11 @@ def test_report_metrics_prints_and_records(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "Demo" in printed and "0.1235" in printed and "10" in printed
     record = json.loads(results.read_text())
-    assert record == {"notebook": "99_demo", "title": "Demo", "metrics": {"accuracy@1": 0.1235, "pairs": 10, "silhouette": 0.25}}
+    assert record == {
+        "notebook": "99_demo",
+        "title": "Demo",
+        "metrics": {"accuracy@1": 0.1235, "pairs": 10, "silhouette": 0.25},
+    }
 
 
 def _notebook(path, code):

@@ -90,13 +90,45 @@ def test_script_imports_only_public_libraries(name):
 
 
 HELP_OPTIONS = {
-    "evaluate": ["--model", "--data", "--split", "--subset", "--format", "labeled-pairs", "positive-pairs",
-                 "labeled-sentences", "triplets", "--sentence1-column", "--sentence2-column", "--label-column",
-                 "--anchor-column", "--positive-column", "--negative-column", "--text-column", "--batch-size",
-                 "--device", "--seed", "--output", "leave_one_out_1nn_accuracy", "knn_from_train_accuracy"],
-    "visualize_embeddings": ["--model", "--model-after", "--data", "--text-column", "--label-column", "--output",
-                             "--seed", "--n-neighbors", "--min-dist", "--max-labels", "--batch-size", "--device",
-                             "umap.png"],
+    "evaluate": [
+        "--model",
+        "--data",
+        "--split",
+        "--subset",
+        "--format",
+        "labeled-pairs",
+        "positive-pairs",
+        "labeled-sentences",
+        "triplets",
+        "--sentence1-column",
+        "--sentence2-column",
+        "--label-column",
+        "--anchor-column",
+        "--positive-column",
+        "--negative-column",
+        "--text-column",
+        "--batch-size",
+        "--device",
+        "--seed",
+        "--output",
+        "leave_one_out_1nn_accuracy",
+        "knn_from_train_accuracy",
+    ],
+    "visualize_embeddings": [
+        "--model",
+        "--model-after",
+        "--data",
+        "--text-column",
+        "--label-column",
+        "--output",
+        "--seed",
+        "--n-neighbors",
+        "--min-dist",
+        "--max-labels",
+        "--batch-size",
+        "--device",
+        "umap.png",
+    ],
 }
 
 
@@ -114,38 +146,65 @@ def test_help_lists_the_options(scripts, capsys, name):
 # as --data; every run also gets --output inside its own folder, which must hold only those files after.
 BAD_INPUTS = {
     "eval-misordered-triplet-columns": (
-        "evaluate", {"data.csv": ["anchor,negative,positive", "a,b,c", "d,e,f"]}, [], "wrong order",
+        "evaluate",
+        {"data.csv": ["anchor,negative,positive", "a,b,c", "d,e,f"]},
+        [],
+        "wrong order",
     ),
     "eval-misordered-pair-columns": (
-        "evaluate", {"data.csv": ["positive,anchor", "an answer,a question"]}, [], "wrong order",
+        "evaluate",
+        {"data.csv": ["positive,anchor", "an answer,a question"]},
+        [],
+        "wrong order",
     ),
     "eval-text-labels-for-pairs": (
-        "evaluate", {"data.csv": ["sentence1,sentence2,score", "a,b,high", "c,d,low"]}, [], "Expected a number",
+        "evaluate",
+        {"data.csv": ["sentence1,sentence2,score", "a,b,high", "c,d,low"]},
+        [],
+        "Expected a number",
     ),
     "eval-fractional-class-labels": ("evaluate", {"data.csv": ["text,label", "a,0.5", "b,1.5"]}, [], "fractions"),
     "eval-one-label-value": (
-        "evaluate", {"data.csv": ["sentence1,sentence2,score", "a,b,1.0", "c,d,1.0"]}, [], "two different labels",
+        "evaluate",
+        {"data.csv": ["sentence1,sentence2,score", "a,b,1.0", "c,d,1.0"]},
+        [],
+        "two different labels",
     ),
     "eval-one-class": ("evaluate", {"data.csv": ["text,label", "a,x", "b,x"]}, [], "at least 2 classes"),
     "eval-single-column": ("evaluate", {"data.csv": ["text", "a", "b"]}, [], "could not tell the format"),
     "eval-four-texts": ("evaluate", {"data.csv": ["a,b,c,d", "1x,2x,3x,4x"]}, [], "could not tell the format"),
     "eval-no-column-of-that-name": (
-        "evaluate", {"data.csv": ["text,label", "a,x", "b,y"]}, ["--text-column", "body"], "no such column",
+        "evaluate",
+        {"data.csv": ["text,label", "a,x", "b,y"]},
+        ["--text-column", "body"],
+        "no such column",
     ),
     "eval-flag-of-another-format": (
-        "evaluate", {}, ["--format", "triplets", "--text-column", "anchor"], "does not apply",
+        "evaluate",
+        {},
+        ["--format", "triplets", "--text-column", "anchor"],
+        "does not apply",
     ),
     "eval-flags-of-two-formats": (
-        "evaluate", {}, ["--sentence1-column", "anchor", "--negative-column", "negative"], "different formats",
+        "evaluate",
+        {},
+        ["--sentence1-column", "anchor", "--negative-column", "negative"],
+        "different formats",
     ),
     "eval-empty-file": ("evaluate", {"data.csv": []}, [], "the file is empty"),
     "eval-header-only": ("evaluate", {"data.csv": ["anchor,positive,negative"]}, [], "no data rows"),
     "eval-unreadable-file": (
-        "evaluate", {"data.json": ['{"anchor": "a", "positive": ']}, [], "could not be read as JSON",
+        "evaluate",
+        {"data.json": ['{"anchor": "a", "positive": ']},
+        [],
+        "could not be read as JSON",
     ),
     "eval-missing-file": ("evaluate", {}, ["--data", "no/such/file.csv"], "no such file"),
     "eval-hub-dataset-offline": (
-        "evaluate", {}, ["--data", "nobody/no-such-dataset"], "not loadable from the Hugging Face Hub",
+        "evaluate",
+        {},
+        ["--data", "nobody/no-such-dataset"],
+        "not loadable from the Hugging Face Hub",
     ),
     "eval-unknown-format": ("evaluate", {}, ["--format", "quadruplets"], "invalid choice"),
     "eval-unknown-option": ("evaluate", {}, ["--batch_sise", "8"], "unrecognized arguments"),
@@ -156,29 +215,46 @@ BAD_INPUTS = {
     "eval-output-folder-missing": ("evaluate", {}, ["--output", "{folder}/missing/result.json"], "does not exist"),
     "eval-output-is-a-folder": ("evaluate", {}, ["--output", "{folder}"], "is a folder"),
     "viz-no-label-column": (
-        "visualize_embeddings", {"data.csv": ["text,intent", "a,x", "b,x", "c,y"]}, [], "no label column",
+        "visualize_embeddings",
+        {"data.csv": ["text,intent", "a,x", "b,x", "c,y"]},
+        [],
+        "no label column",
     ),
     "viz-text-and-label-one-column": (
-        "visualize_embeddings", {"data.csv": ["text,label", "a,x", "b,x", "c,y"]},
-        ["--text-column", "text", "--label-column", "text"], "different columns",
+        "visualize_embeddings",
+        {"data.csv": ["text,label", "a,x", "b,x", "c,y"]},
+        ["--text-column", "text", "--label-column", "text"],
+        "different columns",
     ),
     "viz-one-label": (
-        "visualize_embeddings", {"data.csv": ["text,label", "a,x", "b,x", "c,x"]}, [], "at least 2 different labels",
+        "visualize_embeddings",
+        {"data.csv": ["text,label", "a,x", "b,x", "c,x"]},
+        [],
+        "at least 2 different labels",
     ),
     "viz-every-text-its-own-label": (
-        "visualize_embeddings", {"data.csv": ["text,label", "a,x", "b,y", "c,z"]}, [], "a label of its own",
+        "visualize_embeddings",
+        {"data.csv": ["text,label", "a,x", "b,y", "c,z"]},
+        [],
+        "a label of its own",
     ),
     "viz-empty-file": ("visualize_embeddings", {"data.csv": []}, [], "the file is empty"),
     "viz-not-png": ("visualize_embeddings", {}, ["--output", "{folder}/map.jpg"], "expected a .png"),
     "viz-output-folder-missing": (
-        "visualize_embeddings", {}, ["--output", "{folder}/missing/map.png"], "does not exist",
+        "visualize_embeddings",
+        {},
+        ["--output", "{folder}/missing/map.png"],
+        "does not exist",
     ),
     "viz-too-few-neighbors": ("visualize_embeddings", {}, ["--n-neighbors", "1"], "2 or more"),
     "viz-min-dist-above-1": ("visualize_embeddings", {}, ["--min-dist", "1.5"], "expected 0 to 1"),
     "viz-no-such-device": ("visualize_embeddings", {}, ["--device", "mps"], "there is no mps device"),
     "viz-same-model-twice": ("visualize_embeddings", {}, ["--model-after", "all-MiniLM-L6-v2"], "is --model again"),
     "viz-missing-model-after-folder": (
-        "visualize_embeddings", {}, ["--model-after", "./no/such/model"], "--model-after ./no/such/model: no such",
+        "visualize_embeddings",
+        {},
+        ["--model-after", "./no/such/model"],
+        "--model-after ./no/such/model: no such",
     ),
 }
 
@@ -210,8 +286,10 @@ def subprocess_runs(tmp_path_factory) -> dict:
     for name, (args, _) in IN_A_SUBPROCESS.items():
         folder = tmp_path_factory.mktemp(name)
         command = [sys.executable, str(RECIPES / f"{name}.py"), *(arg.replace("{folder}", str(folder)) for arg in args)]
-        started[name] = folder, subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                 text=True)
+        started[name] = (
+            folder,
+            subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        )
     runs = {}
     for name, (folder, process) in started.items():
         stdout, stderr = process.communicate(timeout=300)
@@ -254,16 +332,20 @@ def model_runs(scripts, saved_model, tmp_path_factory):
     # 10 intents x 3 questions, each intent's answer once in the corpus.
     positive_pairs = write_table(folder / "positive_pairs.csv", bundled_rows("positive_pairs", 30))
     labeled_pairs = write_table(folder / "labeled_pairs.csv", bundled_rows("labeled_pairs", 32))
-    binary_rows = [{"sentence1": row["sentence1"], "sentence2": row["sentence2"], "label": int(row["score"] == "1.0")}
-                   for row in bundled_rows("labeled_pairs", 32)]
+    binary_rows = [
+        {"sentence1": row["sentence1"], "sentence2": row["sentence2"], "label": int(row["score"] == "1.0")}
+        for row in bundled_rows("labeled_pairs", 32)
+    ]
     binary_pairs = write_table(folder / "binary_pairs.jsonl", binary_rows)
     # 10 intents x 3 questions. TSV is read with quoting off, so the stray quote stays text.
     rows = bundled_rows("labeled_sentences", 30)
     rows[0] = {**rows[0], "text": '"smart" ' + rows[0]["text"]}
     sentences = write_table(folder / "sentences.tsv", rows)
     # The same rows under other names, in another order, with an extra column: only the flags make sense of them.
-    tickets = write_table(folder / "tickets.parquet",
-                          [{"id": n, "queue": row["label"], "body": row["text"]} for n, row in enumerate(rows)])
+    tickets = write_table(
+        folder / "tickets.parquet",
+        [{"id": n, "queue": row["label"], "body": row["text"]} for n, row in enumerate(rows)],
+    )
     # 8 intents x 3 questions, labeled by intent name.
     intents = write_table(folder / "intents.csv", bundled_rows("labeled_sentences", 24))
 

@@ -55,9 +55,26 @@ def test_a_missing_study_says_how_to_make_it(tmp_path):
 
 def test_the_runner_writes_one_row_per_run_and_resumes(tmp_path):
     """Two studies in two worker processes (the default on a CPU), one arm each, at a tenth of the budget."""
-    command = [sys.executable, str(ROOT / "scripts" / "experiments.py"), "--study", "hard_negatives", "--study", "hyperparameters",
-               "--arm", "in-batch negatives only", "--arm", "learning rate 0.001", "--seeds", "1", "--scale", "0.1",
-               "--workers", "2", "--out", str(tmp_path)]
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "experiments.py"),
+        "--study",
+        "hard_negatives",
+        "--study",
+        "hyperparameters",
+        "--arm",
+        "in-batch negatives only",
+        "--arm",
+        "learning rate 0.001",
+        "--seeds",
+        "1",
+        "--scale",
+        "0.1",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     assert "in 2 processes" in first.stdout
@@ -65,7 +82,11 @@ def test_the_runner_writes_one_row_per_run_and_resumes(tmp_path):
     assert list(runs["arm"]) == ["off the shelf", "in-batch negatives only"]
     trained = runs.iloc[1]
     assert trained["max_steps"] == 1 and trained["examples_seen"] == 32 and trained["seed"] == 0
-    assert trained["machine"].endswith("1 torch threads") and trained["sentence_transformers"] and trained["date"].endswith("Z")
+    assert (
+        trained["machine"].endswith("1 torch threads")
+        and trained["sentence_transformers"]
+        and trained["date"].endswith("Z")
+    )
     assert len(trained["test_hits"]) == len(cb.load_support_corpus("test"))
     assert trained["test_accuracy@1"] == pytest.approx(np.mean([int(c) for c in trained["test_hits"]]))
     knobs = load_study("hyperparameters", folder=tmp_path)
@@ -73,7 +94,10 @@ def test_the_runner_writes_one_row_per_run_and_resumes(tmp_path):
     assert (tmp_path / "hard_negatives.png").is_file() and (tmp_path / "hyperparameters.png").is_file()
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "every run is done" in again.stdout
-    assert len(load_study("hard_negatives", folder=tmp_path)) == 2 and len(load_study("hyperparameters", folder=tmp_path)) == 2
+    assert (
+        len(load_study("hard_negatives", folder=tmp_path)) == 2
+        and len(load_study("hyperparameters", folder=tmp_path)) == 2
+    )
 
 
 def test_studies_are_shared_out_whole_and_evenly():

@@ -18,30 +18,115 @@ def pairs(label=None, **extra):
 
 # (kind of bad input, dataset factory, loss, text the message must contain)
 BAD_INPUTS = [
-    ("a DatasetDict instead of one split", lambda: DatasetDict({"train": pairs([0, 1] * 3)}), "ContrastiveLoss", "dataset['train']"),
-    ("a plain list", lambda: [{"sentence1": "a", "sentence2": "b", "label": 1}], "ContrastiveLoss", "Dataset.from_list"),
+    (
+        "a DatasetDict instead of one split",
+        lambda: DatasetDict({"train": pairs([0, 1] * 3)}),
+        "ContrastiveLoss",
+        "dataset['train']",
+    ),
+    (
+        "a plain list",
+        lambda: [{"sentence1": "a", "sentence2": "b", "label": 1}],
+        "ContrastiveLoss",
+        "Dataset.from_list",
+    ),
     ("no rows", lambda: pairs([0, 1] * 3).select([]), "ContrastiveLoss", "no rows"),
     ("unknown loss", lambda: pairs([0, 1] * 3), "ContrastiveLos", "known losses: AnglELoss"),
-    ("misordered triplet columns", lambda: cb.load_triplets("dev").select_columns(["anchor", "negative", "positive"]), "TripletLoss", "select_columns(['anchor', 'positive', 'negative'])"),
-    ("misordered pair columns", lambda: pairs([0, 1] * 3).select_columns(["sentence2", "sentence1", "label"]), "ContrastiveLoss", "select_columns(['sentence1', 'sentence2', 'label'])"),
-    ("label under a non-standard name", lambda: pairs(similarity=[0.1, 0.9] * 3), "CoSENTLoss", "rename_column('similarity', 'label')"),
-    ("label column for a loss that takes none", lambda: pairs([0, 1] * 3), "MultipleNegativesRankingLoss", "remove_columns('label')"),
+    (
+        "misordered triplet columns",
+        lambda: cb.load_triplets("dev").select_columns(["anchor", "negative", "positive"]),
+        "TripletLoss",
+        "select_columns(['anchor', 'positive', 'negative'])",
+    ),
+    (
+        "misordered pair columns",
+        lambda: pairs([0, 1] * 3).select_columns(["sentence2", "sentence1", "label"]),
+        "ContrastiveLoss",
+        "select_columns(['sentence1', 'sentence2', 'label'])",
+    ),
+    (
+        "label under a non-standard name",
+        lambda: pairs(similarity=[0.1, 0.9] * 3),
+        "CoSENTLoss",
+        "rename_column('similarity', 'label')",
+    ),
+    (
+        "label column for a loss that takes none",
+        lambda: pairs([0, 1] * 3),
+        "MultipleNegativesRankingLoss",
+        "remove_columns('label')",
+    ),
     ("missing label", lambda: pairs(), "ContrastiveLoss", "no label column named 'label', 'labels', 'score', 'scores'"),
     ("both label and score", lambda: pairs([0, 1] * 3, score=[0.5] * 6), "CoSENTLoss", "remove_columns('score')"),
-    ("both labels and scores", lambda: pairs(labels=[0, 1] * 3, scores=[0.5] * 6), "CoSENTLoss", "feed 'scores' to the loss as an input"),
-    ("too few inputs", lambda: Dataset.from_dict({"anchor": TEXT}), "MultipleNegativesRankingLoss", "add the missing text column"),
-    ("too many inputs for pairs", lambda: cb.load_triplets("dev").rename_columns({"anchor": "a", "positive": "b", "negative": "c"}), "MegaBatchMarginLoss", "select_columns(['a', 'b'])"),
-    ("a numeric id column as an input", lambda: Dataset.from_dict({"id": list(range(6)), "anchor": TEXT, "positive": TEXT}), "MultipleNegativesRankingLoss", "remove_columns('id')"),
-    ("empty text", lambda: Dataset.from_dict({"anchor": TEXT[:5] + [" "], "positive": TEXT}), "MultipleNegativesRankingLoss", "filter("),
-    ("missing text", lambda: Dataset.from_dict({"anchor": TEXT[:5] + [None], "positive": TEXT}), "MultipleNegativesRankingLoss", "row 5"),
+    (
+        "both labels and scores",
+        lambda: pairs(labels=[0, 1] * 3, scores=[0.5] * 6),
+        "CoSENTLoss",
+        "feed 'scores' to the loss as an input",
+    ),
+    (
+        "too few inputs",
+        lambda: Dataset.from_dict({"anchor": TEXT}),
+        "MultipleNegativesRankingLoss",
+        "add the missing text column",
+    ),
+    (
+        "too many inputs for pairs",
+        lambda: cb.load_triplets("dev").rename_columns({"anchor": "a", "positive": "b", "negative": "c"}),
+        "MegaBatchMarginLoss",
+        "select_columns(['a', 'b'])",
+    ),
+    (
+        "a numeric id column as an input",
+        lambda: Dataset.from_dict({"id": list(range(6)), "anchor": TEXT, "positive": TEXT}),
+        "MultipleNegativesRankingLoss",
+        "remove_columns('id')",
+    ),
+    (
+        "empty text",
+        lambda: Dataset.from_dict({"anchor": TEXT[:5] + [" "], "positive": TEXT}),
+        "MultipleNegativesRankingLoss",
+        "filter(",
+    ),
+    (
+        "missing text",
+        lambda: Dataset.from_dict({"anchor": TEXT[:5] + [None], "positive": TEXT}),
+        "MultipleNegativesRankingLoss",
+        "row 5",
+    ),
     ("string labels", lambda: pairs(["yes", "no"] * 3), "ContrastiveLoss", "class_encode_column('label')"),
     ("non-binary labels for a contrastive loss", lambda: pairs([0, 1, 2] * 2), "ContrastiveLoss", "CoSENTLoss"),
-    ("scores outside [-1, 1] for CosineSimilarityLoss", lambda: pairs([0.0, 2.5, 5.0] * 2), "CosineSimilarityLoss", "divide by 5"),
+    (
+        "scores outside [-1, 1] for CosineSimilarityLoss",
+        lambda: pairs([0.0, 2.5, 5.0] * 2),
+        "CosineSimilarityLoss",
+        "divide by 5",
+    ),
     ("missing label values", lambda: pairs([0.5, None] * 3), "CoSENTLoss", "missing values"),
-    ("fractional class ids", lambda: Dataset.from_dict({"sentence": TEXT, "label": [0.5, 1.0] * 3}), "BatchAllTripletLoss", "integer class ids"),
-    ("negative class ids", lambda: Dataset.from_dict({"sentence": TEXT, "label": [-1, 1] * 3}), "BatchHardTripletLoss", "renumber"),
-    ("one class only", lambda: Dataset.from_dict({"sentence": TEXT, "label": [3] * 6}), "BatchSemiHardTripletLoss", "at least 2 classes"),
-    ("one sentence per class", lambda: Dataset.from_dict({"sentence": TEXT, "label": list(range(6))}), "BatchHardSoftMarginTripletLoss", "more sentences per class"),
+    (
+        "fractional class ids",
+        lambda: Dataset.from_dict({"sentence": TEXT, "label": [0.5, 1.0] * 3}),
+        "BatchAllTripletLoss",
+        "integer class ids",
+    ),
+    (
+        "negative class ids",
+        lambda: Dataset.from_dict({"sentence": TEXT, "label": [-1, 1] * 3}),
+        "BatchHardTripletLoss",
+        "renumber",
+    ),
+    (
+        "one class only",
+        lambda: Dataset.from_dict({"sentence": TEXT, "label": [3] * 6}),
+        "BatchSemiHardTripletLoss",
+        "at least 2 classes",
+    ),
+    (
+        "one sentence per class",
+        lambda: Dataset.from_dict({"sentence": TEXT, "label": list(range(6))}),
+        "BatchHardSoftMarginTripletLoss",
+        "more sentences per class",
+    ),
     ("a wrapper loss named without its inner loss", lambda: pairs([0, 1] * 3), "MatryoshkaLoss", "inner loss"),
 ]
 
@@ -51,21 +136,7 @@ def test_bad_input_is_rejected_with_its_fix(kind, make, loss, fix):
     with pytest.raises(DatasetFormatError) as error:
         check_columns_for_loss(make(), loss)
     message = str(error.value)
-    assert fix in message, f"{kind}: {message}"
-    assert "Traceback" not in message
-
-
-def test_at_least_ten_distinct_kinds_of_bad_input_are_covered():
-    assert len({b[0] for b in BAD_INPUTS}) >= 10
-    assert all("Fix:" in msg for msg in _messages())
-
-
-def _messages():
-    for _, make, loss, _ in BAD_INPUTS:
-        try:
-            check_columns_for_loss(make(), loss)
-        except DatasetFormatError as error:
-            yield str(error)
+    assert fix in message and "Fix:" in message, f"{kind}: {message}"
 
 
 def test_a_good_dataset_reports_what_the_trainer_will_use():
@@ -101,10 +172,28 @@ def test_class_label_feature_is_accepted_for_class_losses():
 @pytest.mark.parametrize(
     "make, expected",
     [
-        (lambda: pairs([0, 1] * 3), ["OnlineContrastiveLoss", "ContrastiveLoss", "CoSENTLoss", "AnglELoss", "CosineSimilarityLoss", "SoftmaxLoss"]),
+        (
+            lambda: pairs([0, 1] * 3),
+            [
+                "OnlineContrastiveLoss",
+                "ContrastiveLoss",
+                "CoSENTLoss",
+                "AnglELoss",
+                "CosineSimilarityLoss",
+                "SoftmaxLoss",
+            ],
+        ),
         (lambda: pairs([0.0, 2.5, 5.0] * 2), ["CoSENTLoss", "AnglELoss"]),
         (lambda: pairs([0, 1, 2] * 2), ["CoSENTLoss", "AnglELoss", "SoftmaxLoss"]),
-        (lambda: Dataset.from_dict({"sentence": TEXT, "label": [0, 1] * 3}), ["BatchAllTripletLoss", "BatchHardTripletLoss", "BatchSemiHardTripletLoss", "BatchHardSoftMarginTripletLoss"]),
+        (
+            lambda: Dataset.from_dict({"sentence": TEXT, "label": [0, 1] * 3}),
+            [
+                "BatchAllTripletLoss",
+                "BatchHardTripletLoss",
+                "BatchSemiHardTripletLoss",
+                "BatchHardSoftMarginTripletLoss",
+            ],
+        ),
     ],
 )
 def test_recommendations_follow_the_shape(make, expected):
@@ -118,7 +207,9 @@ def test_recommendation_for_triplets_includes_triplet_loss_but_not_pair_only_los
 
 
 def test_no_fitting_loss_explains_the_shapes():
-    with pytest.raises(DatasetFormatError, match="The first column named 'label', 'labels', 'score', 'scores' is the label"):
+    with pytest.raises(
+        DatasetFormatError, match="The first column named 'label', 'labels', 'score', 'scores' is the label"
+    ):
         recommend_losses(Dataset.from_dict({"text": TEXT, "label": ["x"] * 6}))
 
 

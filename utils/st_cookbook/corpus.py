@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal
 
@@ -96,7 +96,7 @@ def load_intents() -> tuple[Intent, ...]:
     return tuple(intents)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _questions(split: str) -> tuple[Question, ...]:
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}: choose one of {', '.join(SPLITS)}.")
@@ -109,7 +109,9 @@ def _questions(split: str) -> tuple[Question, ...]:
         else:
             chosen = _take(intent.questions, QUESTIONS_PER_SPLIT, split, f"{SPLIT_SEED}-{intent.name}")
             if split in EVAL_QUESTIONS_PER_SPLIT:
-                chosen += _take(intent.eval_questions, EVAL_QUESTIONS_PER_SPLIT, split, f"{SPLIT_SEED}-{intent.name}-eval")
+                chosen += _take(
+                    intent.eval_questions, EVAL_QUESTIONS_PER_SPLIT, split, f"{SPLIT_SEED}-{intent.name}-eval"
+                )
         out.extend(Question(q, intent.name, intent.topic) for q in chosen)
     return tuple(out)
 
@@ -174,9 +176,7 @@ def _paraphrase_of(q: Question, same_intent: list[Question], rng: random.Random)
     return rng.choice(others)
 
 
-def load_labeled_pairs(
-    split: Split = "train", label: Literal["binary", "graded"] = "binary", seed: int = 0
-) -> Dataset:
+def load_labeled_pairs(split: Split = "train", label: Literal["binary", "graded"] = "binary", seed: int = 0) -> Dataset:
     """Case 1, pairs with a label: columns `sentence1`, `sentence2`, `label`.
 
     Each question of the split is paired with a paraphrase (same intent), a

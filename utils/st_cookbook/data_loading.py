@@ -51,7 +51,9 @@ def load_user_dataset(source: str | Path, split: str = "train", subset: str | No
                 f"Use one of {', '.join(LOCAL_FORMATS)}, or a Hub dataset id such as sentence-transformers/stsb."
             )
         if not path.is_file():
-            raise DatasetFormatError(f"{source}: no such file. Check the path (relative paths start from {Path.cwd()}).")
+            raise DatasetFormatError(
+                f"{source}: no such file. Check the path (relative paths start from {Path.cwd()})."
+            )
         if path.stat().st_size == 0:
             raise DatasetFormatError(f"{source}: the file is empty. Expected a header row and at least one data row.")
         builder, options = LOCAL_FORMATS[suffix]
@@ -62,8 +64,7 @@ def load_user_dataset(source: str | Path, split: str = "train", subset: str | No
         except Exception as error:  # the builders raise many types; all mean "cannot parse"
             raise DatasetFormatError(
                 f"{source}: could not be read as {suffix[1:].upper()} ({type(error).__name__}: {error}). "
-                f"Check that it is valid {suffix[1:].upper()}"
-                + (" with a header row." if builder == "csv" else ".")
+                f"Check that it is valid {suffix[1:].upper()}" + (" with a header row." if builder == "csv" else ".")
             ) from None
     else:
         try:

@@ -32,7 +32,6 @@ def pick_precision() -> dict[str, bool]:
 def describe_hardware() -> str:
     """One line: device, precision, CPU threads or GPU name."""
     import torch
-
     from sentence_transformers.util import get_device_name
 
     device = get_device_name()  # the device SentenceTransformer(...) picks by itself

@@ -111,7 +111,9 @@ def plot_umap(
     return ax
 
 
-def plot_intervals(intervals: Mapping, ax=None, title: str | None = None, xlabel: str = "difference", reference: float = 0.0):
+def plot_intervals(
+    intervals: Mapping, ax=None, title: str | None = None, xlabel: str = "difference", reference: float = 0.0
+):
     """A forest plot: one row per name, its estimate as a dot and its 95% interval as a line.
 
     `intervals`: {name: Interval} (from `paired_bootstrap` or `bootstrap_mean`). A dashed
@@ -147,12 +149,24 @@ def plot_study(runs, columns: Sequence[str] = ("test_hits",), title: str | None 
 
     against = against or BASELINE
     arms = [arm for arm in dict.fromkeys(runs["arm"]) if arm != against]
-    fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns) + 2.5, 0.42 * len(arms) + 1.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(columns), figsize=(5.2 * len(columns) + 2.5, 0.42 * len(arms) + 1.6), sharey=True, squeeze=False
+    )
     for ax, column in zip(axes[0], columns):
         summary = summarize(runs, column, against=against)
-        intervals = {arm: Interval(summary.loc[arm, "difference"], summary.loc[arm, "difference low"], summary.loc[arm, "difference high"]) for arm in arms}
+        intervals = {
+            arm: Interval(
+                summary.loc[arm, "difference"], summary.loc[arm, "difference low"], summary.loc[arm, "difference high"]
+            )
+            for arm in arms
+        }
         base = summary.loc[against, "mean"]
-        plot_intervals(intervals, ax=ax, title=f"{column.removesuffix('_hits')} (off the shelf {base:.3f})", xlabel=f"difference from {against}")
+        plot_intervals(
+            intervals,
+            ax=ax,
+            title=f"{column.removesuffix('_hits')} (off the shelf {base:.3f})",
+            xlabel=f"difference from {against}",
+        )
         ax.label_outer()
     if title:
         fig.suptitle(title, fontsize=10)

@@ -86,7 +86,9 @@ def question_groups(column: str) -> list[str]:
 
 def compare(runs: pd.DataFrame, before: str, after: str, column: str = "test_hits", **kwargs):
     """Interval of `after` minus `before` on one outcome column, over all their seeds."""
-    return paired_bootstrap(outcomes(runs, before, column), outcomes(runs, after, column), question_groups(column), **kwargs)
+    return paired_bootstrap(
+        outcomes(runs, before, column), outcomes(runs, after, column), question_groups(column), **kwargs
+    )
 
 
 def summarize(runs: pd.DataFrame, column: str = "test_hits", against: str = BASELINE, arms=None) -> pd.DataFrame:
@@ -99,11 +101,22 @@ def summarize(runs: pd.DataFrame, column: str = "test_hits", against: str = BASE
         scores = outcomes(runs, arm, column)
         score = bootstrap_mean(scores, groups)
         spread = seed_spread(scores.mean(axis=1))
-        row = {"arm": arm, "seeds": len(scores), "mean": score.estimate, "low": score.low, "high": score.high, "seed sd": spread.std}
+        row = {
+            "arm": arm,
+            "seeds": len(scores),
+            "mean": score.estimate,
+            "low": score.low,
+            "high": score.high,
+            "seed sd": spread.std,
+        }
         if arm != against:
             delta = paired_bootstrap(reference, scores, groups)
-            row |= {"difference": delta.estimate, "difference low": delta.low, "difference high": delta.high,
-                    "verdict": delta.verdict(f"above {against}", f"below {against}")}
+            row |= {
+                "difference": delta.estimate,
+                "difference low": delta.low,
+                "difference high": delta.high,
+                "verdict": delta.verdict(f"above {against}", f"below {against}"),
+            }
         rows.append(row)
     return pd.DataFrame(rows).set_index("arm")
 

@@ -62,7 +62,9 @@ def _as_runs(values) -> np.ndarray:
     return array
 
 
-def _cluster_weights(groups, n_questions: int, resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _cluster_weights(
+    groups, n_questions: int, resamples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Resampling weights: how often each question is drawn, whole groups at a time.
 
     Returns (question_to_group index, weights of shape (resamples, groups)).
@@ -98,7 +100,9 @@ def _percentiles(samples: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def bootstrap_mean(values, groups=None, resamples: int = RESAMPLES, seed: int = 0, confidence: float = CONFIDENCE) -> Interval:
+def bootstrap_mean(
+    values, groups=None, resamples: int = RESAMPLES, seed: int = 0, confidence: float = CONFIDENCE
+) -> Interval:
     """A score (mean over questions, and over runs if several) with its bootstrap interval.
 
     values: per-question scores of one run, or a (runs, questions) array for several seeds.
@@ -201,7 +205,9 @@ def triplet_outcomes(model, split: str = "test", batch_size: int = 32) -> pd.Dat
     return triplets
 
 
-def knn_outcomes(model, split: str = "test", reference: str = "train", k: int = 5, batch_size: int = 32) -> pd.DataFrame:
+def knn_outcomes(
+    model, split: str = "test", reference: str = "train", k: int = 5, batch_size: int = 32
+) -> pd.DataFrame:
     """One row per question of `split`: its intent predicted by a vote of its `k` most similar
     `reference` questions (ties go to the intent of the nearer neighbour), and whether that is right."""
     from .corpus import load_support_corpus
@@ -209,7 +215,9 @@ def knn_outcomes(model, split: str = "test", reference: str = "train", k: int = 
     questions = load_support_corpus(split).to_pandas()
     known = load_support_corpus(reference).to_pandas()
     encode = {"batch_size": batch_size, "convert_to_tensor": True}
-    scores = model.similarity(model.encode(questions["question"].tolist(), **encode), model.encode(known["question"].tolist(), **encode))
+    scores = model.similarity(
+        model.encode(questions["question"].tolist(), **encode), model.encode(known["question"].tolist(), **encode)
+    )
     nearest = scores.topk(k, dim=1).indices.cpu().numpy()
     predicted = []
     for row in nearest:

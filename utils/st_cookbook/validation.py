@@ -62,8 +62,12 @@ class LossSpec:
 # MultipleNegativesRankingLoss(model, directions=("query_to_doc", "doc_to_query"),
 # partition_mode="per_direction") and its cached twin.
 LOSS_SPECS: dict[str, LossSpec] = {
-    "MultipleNegativesRankingLoss": LossSpec(2, None, None, "(anchor, positive) pairs or (anchor, positive, negative, ...)"),
-    "CachedMultipleNegativesRankingLoss": LossSpec(2, None, None, "(anchor, positive) pairs or (anchor, positive, negative, ...)"),
+    "MultipleNegativesRankingLoss": LossSpec(
+        2, None, None, "(anchor, positive) pairs or (anchor, positive, negative, ...)"
+    ),
+    "CachedMultipleNegativesRankingLoss": LossSpec(
+        2, None, None, "(anchor, positive) pairs or (anchor, positive, negative, ...)"
+    ),
     "MegaBatchMarginLoss": LossSpec(2, 2, None, "(anchor, positive) pairs"),
     "TripletLoss": LossSpec(3, 3, None, "(anchor, positive, negative) triplets"),
     "CoSENTLoss": LossSpec(2, 2, "score", "(sentence1, sentence2) pairs with a float similarity score"),
@@ -253,7 +257,9 @@ def _check_label(name: str, spec: LossSpec, dataset: Dataset, inputs: list[str],
         raise _fail(name, spec, f"It has no label column named {_LABEL_NAMES} (columns: {dataset.column_names}).", fix)
 
     if _empty_column(dataset, label):
-        raise _fail(name, spec, f"Column {label!r} is empty in every row.", f"fill in a label in every row of {label!r}.")
+        raise _fail(
+            name, spec, f"Column {label!r} is empty in every row.", f"fill in a label in every row of {label!r}."
+        )
     feature = dataset.features[label]
     if isinstance(feature, Value) and feature.dtype in ("string", "large_string"):
         fix = (
@@ -263,7 +269,12 @@ def _check_label(name: str, spec: LossSpec, dataset: Dataset, inputs: list[str],
         )
         raise _fail(name, spec, f"Column {label!r} holds strings such as {dataset[0][label]!r}, not numbers.", fix)
     if not _is_number(feature):
-        raise _fail(name, spec, f"Column {label!r} holds {feature!r}, not one number per row.", "store one number per row in the label column.")
+        raise _fail(
+            name,
+            spec,
+            f"Column {label!r} holds {feature!r}, not one number per row.",
+            "store one number per row in the label column.",
+        )
     values = _column(dataset, label)
     if pc.any(pc.is_null(values, nan_is_null=True)).as_py():
         raise _fail(
