@@ -27,6 +27,13 @@ def recipe_check(dataset: Dataset, shape: str, loss: str) -> None:
 # (dataset, the package's loss, the recipe's shape, what the package says, what the recipe says)
 REJECTED = {
     "no label column": (lambda: pairs(), "CoSENTLoss", "labeled-pairs", "no label column", "no label column"),
+    "one score for every pair": (
+        lambda: pairs(score=[1.0] * 6),
+        "CoSENTLoss",
+        "labeled-pairs",
+        "Every row has the score 1.0",
+        "every row has the score 1.0",
+    ),
     "text labels": (
         lambda: pairs(label=["high", "low"] * 3),
         "CoSENTLoss",

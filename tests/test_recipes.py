@@ -168,6 +168,28 @@ def test_precision_and_cpu_ddp_follow_the_hardware(monkeypatch, cuda, bf16, argv
     assert recipe_io.hardware_defaults(argv) == expected
 
 
+@pytest.mark.parametrize(
+    "rows, argv, epochs, says",
+    [
+        (98, [], 4, "4 optimizer steps an epoch; training 4 epochs (16 steps)"),  # small data: capped at 4 passes
+        (600, [], 4, "19 optimizer steps an epoch; training 4 epochs (76 steps)"),
+        (1568, [], 2, "49 optimizer steps an epoch; training 2 epochs (98 steps)"),
+        (5749, [], 1, "180 optimizer steps an epoch; training 1 epoch (180 steps)"),  # large data: one pass
+        (98, ["--num_train_epochs", "3"], 3, "as given (--num_train_epochs 3"),  # the user's choice wins
+        (98, ["--max_steps", "5"], 1, "as given (--max_steps 5"),
+    ],
+)
+def test_default_budget_follows_the_data_unless_given(rows, argv, epochs, says, capsys):
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    recipe_io = load_recipe("labeled_pairs").recipe_io
+    _, args = recipe_io.parse_args(recipe_io.DataOptions, SentenceTransformerTrainingArguments, "", argv)
+    line = recipe_io.default_budget(args, argv, rows)
+    assert says in line and line in capsys.readouterr().out
+    assert args.num_train_epochs == epochs
+    assert epochs <= recipe_io.MAX_EPOCHS or "as given" in line
+
+
 # case: (recipe, {file name: lines of the file}, extra arguments, what the message must say)
 BAD_INPUTS = {
     "misordered-triplet-columns": (

@@ -142,7 +142,7 @@ def test_bad_input_is_rejected_with_its_fix(kind, make, loss, fix):
 def test_a_good_dataset_reports_what_the_trainer_will_use():
     checked = check_columns_for_loss(cb.load_labeled_pairs("dev", "graded"), "CoSENTLoss")
     assert checked == cb.ColumnCheck(loss="CoSENTLoss", inputs=("sentence1", "sentence2"), label="label")
-    score = Dataset.from_dict({"a": TEXT, "b": TEXT, "score": [0.2] * 6})
+    score = Dataset.from_dict({"a": TEXT, "b": TEXT, "score": [0.2, 0.8] * 3})
     assert check_columns_for_loss(score, "CoSENTLoss").label == "score"
 
 

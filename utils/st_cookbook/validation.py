@@ -285,6 +285,15 @@ def _check_label(name: str, spec: LossSpec, dataset: Dataset, inputs: list[str],
         )
     found = _distinct(dataset, label)
     shown = found if len(found) <= 6 else found[:3] + ["..."] + found[-3:]
+    if spec.label == "score" and len(found) < 2:
+        raise _fail(
+            name,
+            spec,
+            f"Every row has the score {found[0]}; the loss learns from the order of the scores, so it is 0 and "
+            "training changes nothing.",
+            "add pairs with other scores (dissimilar pairs too), or train (anchor, positive) pairs with "
+            "MultipleNegativesRankingLoss.",
+        )
     if spec.label == "binary" and not set(found) <= {0, 1}:
         raise _fail(
             name,
