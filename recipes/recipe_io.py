@@ -726,8 +726,9 @@ def default_budget(args, argv: list[str] | None, train_rows: int) -> str:
         epochs = min(MAX_EPOCHS, max(1, -(-MIN_STEPS // steps_per_epoch)))
         args.num_train_epochs = epochs
         line = (
-            f"Budget: {train_rows} training rows at batch {batch} make {steps_per_epoch} optimizer steps an "
-            f"epoch; training {epochs} epoch{'s' if epochs > 1 else ''} ({epochs * steps_per_epoch} steps): the "
+            f"Budget: {train_rows} training rows at batch {batch} make about {steps_per_epoch} optimizer steps an "
+            f"epoch (a batch sampler may drop a few rows); training {epochs} epoch{'s' if epochs > 1 else ''} "
+            f"(about {epochs * steps_per_epoch} steps): the "
             f"default gives small data at least {MIN_STEPS} steps, in at most {MAX_EPOCHS} epochs. Pass "
             "--num_train_epochs or --max_steps to choose yourself."
         )
