@@ -7,7 +7,6 @@ what recipe_io.run makes of that error: exit code 2 and one line on stderr.
 
 import ast
 import contextlib
-import csv
 import importlib.util
 import io
 import json
@@ -16,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import bundled_rows, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "recipes"
@@ -41,33 +41,6 @@ def load_script(name: str):
 @pytest.fixture(scope="module")
 def scripts() -> dict:
     return {name: load_script(name) for name in SCRIPTS}
-
-
-def bundled_rows(name: str, count: int) -> list[dict]:
-    """The first `count` rows of recipes/data/<name>_test.csv."""
-    with open(RECIPES / "data" / f"{name}_test.csv", encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))[:count]
-
-
-def write_table(path: Path, rows: list[dict]) -> str:
-    """Rows as a file in the format its suffix names."""
-    if path.suffix == ".parquet":
-        from datasets import Dataset
-
-        Dataset.from_list(rows).to_parquet(path)
-    elif path.suffix == ".json":
-        path.write_text(json.dumps(rows), encoding="utf-8")
-    elif path.suffix == ".jsonl":
-        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    elif path.suffix == ".tsv":  # written by hand: TSV is read with quoting off, so a quote stays a quote
-        lines = ["\t".join(rows[0]), *("\t".join(str(value) for value in row.values()) for row in rows)]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    else:
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    return str(path)
 
 
 def write_lines(path: Path, lines: list[str]) -> str:
@@ -328,17 +301,17 @@ def model_runs(scripts, saved_model, tmp_path_factory):
     """visualize_embeddings.py twice (the same seed), then evaluate.py on every format, with column
     flags, on a saved model folder, and once more on the same data."""
     folder = tmp_path_factory.mktemp("model-runs")
-    triplets = write_table(folder / "triplets.json", bundled_rows("triplets", 24))
+    triplets = write_table(folder / "triplets.json", bundled_rows("triplets", "test", 24))
     # 10 intents x 3 questions, each intent's answer once in the corpus.
-    positive_pairs = write_table(folder / "positive_pairs.csv", bundled_rows("positive_pairs", 30))
-    labeled_pairs = write_table(folder / "labeled_pairs.csv", bundled_rows("labeled_pairs", 32))
+    positive_pairs = write_table(folder / "positive_pairs.csv", bundled_rows("positive_pairs", "test", 30))
+    labeled_pairs = write_table(folder / "labeled_pairs.csv", bundled_rows("labeled_pairs", "test", 32))
     binary_rows = [
         {"sentence1": row["sentence1"], "sentence2": row["sentence2"], "label": int(row["score"] == "1.0")}
-        for row in bundled_rows("labeled_pairs", 32)
+        for row in bundled_rows("labeled_pairs", "test", 32)
     ]
     binary_pairs = write_table(folder / "binary_pairs.jsonl", binary_rows)
     # 10 intents x 3 questions. TSV is read with quoting off, so the stray quote stays text.
-    rows = bundled_rows("labeled_sentences", 30)
+    rows = bundled_rows("labeled_sentences", "test", 30)
     rows[0] = {**rows[0], "text": '"smart" ' + rows[0]["text"]}
     sentences = write_table(folder / "sentences.tsv", rows)
     # The same rows under other names, in another order, with an extra column: only the flags make sense of them.
@@ -347,7 +320,7 @@ def model_runs(scripts, saved_model, tmp_path_factory):
         [{"id": n, "queue": row["label"], "body": row["text"]} for n, row in enumerate(rows)],
     )
     # 8 intents x 3 questions, labeled by intent name.
-    intents = write_table(folder / "intents.csv", bundled_rows("labeled_sentences", 24))
+    intents = write_table(folder / "intents.csv", bundled_rows("labeled_sentences", "test", 24))
 
     viz = ["--data", intents, "--model-after", saved_model, "--n-neighbors", "5", "--max-labels", "5"]
     runs = {
@@ -420,7 +393,7 @@ def test_visualize_writes_a_png_with_two_panels(model_runs):
 
     reports, folder = model_runs
     report = reports["viz"]
-    labels = {row["label"] for row in bundled_rows("labeled_sentences", 24)}
+    labels = {row["label"] for row in bundled_rows("labeled_sentences", "test", 24)}
     assert report["output"] == str(folder / "map.png") and report["rows"] == 24 and report["labels"] == len(labels) > 1
     assert (folder / "map.png").read_bytes().startswith(PNG_SIGNATURE)
     height, width = matplotlib.image.imread(folder / "map.png").shape[:2]
