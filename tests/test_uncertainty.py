@@ -1,7 +1,10 @@
 """Per-question outcomes agree with the library's evaluators; intervals behave as intervals should."""
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 import st_cookbook as cb
 from st_cookbook import Interval, bootstrap_mean, paired_bootstrap, seed_spread
@@ -101,3 +104,37 @@ def test_knn_outcomes(bundled_model):
     outcomes = cb.knn_outcomes(bundled_model, "dev", reference="train", k=5)
     assert 0.3 < outcomes["correct"].mean() < 1.0
     assert set(outcomes["predicted"]) <= set(cb.load_support_corpus("train")["intent"])
+
+
+def library_scores(model, split="held_out"):
+    """accuracy@1 and triplet accuracy from the library's evaluators, run directly."""
+    retrieval = cb.support_retrieval_evaluator(split)(model)[f"support-{split}_cosine_accuracy@1"]
+    triplets = cb.support_triplet_evaluator(split)(model)[f"support-{split}_cosine_accuracy"]
+    return retrieval, triplets
+
+
+def outcome_scores(model, split="held_out"):
+    return cb.retrieval_outcomes(model, split)["hit@1"].mean(), cb.triplet_outcomes(model, split)["correct"].mean()
+
+
+def test_outcomes_follow_a_model_whose_weights_change_in_place(bundled_model):
+    """The outcome functions encode each text once per model state: a model changed in place
+    (as training changes it) must be measured afresh, never from the embeddings of its old weights."""
+    model = copy.deepcopy(bundled_model)
+    before = outcome_scores(model)
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(0)
+        for parameter in model.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
+    after = outcome_scores(model)
+    assert after != pytest.approx(before)
+    assert after == pytest.approx(library_scores(model))
+
+
+def test_outcomes_use_the_query_and_document_prompts_like_the_evaluators(bundled_model):
+    model = copy.deepcopy(bundled_model)
+    plain = outcome_scores(model)
+    model.prompts = {"query": "Find the answer to this customer question: ", "document": "An answer: "}
+    prompted = outcome_scores(model)
+    assert prompted != pytest.approx(plain)
+    assert prompted == pytest.approx(library_scores(model))
