@@ -7,7 +7,7 @@ seed, the budget, the date, the machine, the library versions and the commit, th
 metrics, and the per-question outcomes that the notebooks turn into intervals. A plot
 per study is drawn from the CSV into results/<study>.png.
 
-    python scripts/experiments.py                        # every study, 5 seeds (about 2 hours on 2 CPU cores, in 2 processes)
+    python scripts/experiments.py                        # every study, 5 seeds (about 2¼ hours on 2 CPU cores, in 2 processes)
     python scripts/experiments.py --study hard_negatives # one study (--arm NAME: one arm of it)
     python scripts/experiments.py --plots-only           # redraw the plots from the CSVs
     EXPERIMENTS_SCALE=8 python scripts/experiments.py    # 8x the steps and examples (a GPU), into results/scale-8/
@@ -121,6 +121,90 @@ def shaped(name: str):
         "labeled sentences": lambda: load_labeled_sentences("train", label="intent"),
         "triplets": lambda: load_triplets("train"),
     }[name]
+
+
+# Notebook 10's datasets, built as its cells build them (section 3-6): no intent labels except the
+# 56 labeled pairs. Kept in step with the notebook by tests/test_studies.py.
+SYNONYMS = {  # words that never decide the intent in this help desk
+    "thermostat": ["device"],
+    "app": ["application"],
+    "phone": ["mobile"],
+    "house": ["home"],
+    "home": ["house"],
+    "heating": ["heat"],
+    "temperature": ["temp"],
+    "wifi": ["wireless"],
+    "wi-fi": ["wireless"],
+    "router": ["modem"],
+    "email": ["e-mail"],
+    "subscription": ["plan"],
+    "bought": ["purchased"],
+    "screen": ["display"],
+    "display": ["screen"],
+    "problem": ["issue"],
+    "won't": ["will not"],
+    "can't": ["cannot"],
+    "doesn't": ["does not"],
+    "wife": ["partner"],
+    "husband": ["partner"],
+    "see": ["view"],
+    "how": ["in what way"],
+    "want": ["would like"],
+    "need": ["want"],
+    "help": ["assist"],
+    "get": ["receive"],
+    "fix": ["solve"],
+    "broken": ["faulty"],
+    "package": ["parcel"],
+}
+
+
+def augment(question, rng, word_dropout=0.1, swap=0.5):
+    words = []
+    for word in question.split():
+        bare = word.lower().strip(".,?!")
+        if bare in SYNONYMS and rng.random() < swap:
+            word = word.lower().replace(bare, rng.choice(SYNONYMS[bare]))
+        elif rng.random() < word_dropout:
+            continue
+        words.append(word)
+    return " ".join(words) or question
+
+
+@cache
+def little_data(kind: str):
+    import re
+
+    from datasets import Dataset
+
+    from st_cookbook import load_intents, load_support_corpus
+
+    questions = load_support_corpus("train")["question"]
+    if kind == "document pairs (ICT)":
+        anchors, positives = [], []
+        for document in [intent.answer for intent in load_intents() if not intent.held_out]:
+            sentences = re.split(r"(?<=[.!?])\s+", document.strip())
+            for i, sentence in enumerate(sentences):
+                anchors.append(sentence)
+                positives.append(" ".join(sentences[:i] + sentences[i + 1 :]))
+        return Dataset.from_dict({"anchor": anchors, "positive": positives})
+    if kind == "augmented questions":
+        rng = random.Random(42)
+        return Dataset.from_dict({"anchor": questions, "positive": [augment(q, rng) for q in questions]})
+    if kind == "SimCSE":
+        return Dataset.from_dict({"anchor": questions, "positive": questions})
+    intent_of_question = load_support_corpus("train")["intent"]
+    answer_of = {intent.name: intent.answer for intent in load_intents()}
+    first_rows = [intent_of_question.index(intent) for intent in dict.fromkeys(intent_of_question)]
+    return Dataset.from_dict(
+        {
+            "anchor": [questions[row] for row in first_rows],
+            "positive": [answer_of[intent_of_question[row]] for row in first_rows],
+        }
+    )
+
+
+LITTLE_DATA = ["document pairs (ICT)", "augmented questions", "SimCSE", "56 labeled questions"]
 
 
 # Studies ------------------------------------------------------------------------------
@@ -410,7 +494,28 @@ def studies() -> list[Study]:
         ],
         dims=(256, 128, 64, 32),
     )
-    return [leaderboard, batch, negatives, triplets, knobs, mixing]
+    little = Study(
+        name="little_data",
+        notebook="10_little_or_no_labeled_data",
+        budget="6 optimizer steps of 32 pairs for every arm (equal steps), MultipleNegativesRankingLoss, no warmup, no weight decay; learning rate chosen on dev",
+        arms=[
+            Arm(
+                f"{kind}, lr {rate:g}",
+                lambda kind=kind: little_data(kind),
+                lambda m: mnrl(m),
+                pairs_cost,
+                batch_size=32,
+                steps=6,
+                learning_rate=rate,
+                args={"weight_decay": 0.0},
+                group=kind,
+            )
+            for kind in LITTLE_DATA
+            for rate in (1e-5, 1e-4)
+        ],
+        splits=("dev", "test", "held_out"),
+    )
+    return [leaderboard, batch, negatives, triplets, knobs, mixing, little]
 
 
 # Running ------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """The multi-seed studies: the runner resumes and writes what the notebooks read; summaries carry intervals."""
 
+import contextlib
 import importlib.util
+import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -100,11 +103,40 @@ def test_the_runner_writes_one_row_per_run_and_resumes(tmp_path):
     )
 
 
-def test_studies_are_shared_out_whole_and_evenly():
+@pytest.fixture(scope="module")
+def experiments():
     spec = importlib.util.spec_from_file_location("experiments", ROOT / "scripts" / "experiments.py")
-    experiments = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = experiments  # dataclasses look their module up there
-    spec.loader.exec_module(experiments)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_studies_are_shared_out_whole_and_evenly(experiments):
     groups = experiments.share_out({"a": 50, "b": 30, "c": 25, "d": 5}, workers=2)
     assert sorted(sorted(g) for g in groups) == [["a", "d"], ["b", "c"]]
     assert experiments.share_out({"a": 10}, workers=2) == [["a"]]
+
+
+def test_the_little_data_study_trains_on_the_datasets_notebook_10_builds(experiments):
+    """Notebook 10 reads its learning rates off the `little_data` study: the study must build the
+    notebook's four datasets exactly as the notebook's cells do (run here up to the training)."""
+    notebook = json.loads((ROOT / "notebooks" / "10_little_or_no_labeled_data.ipynb").read_text(encoding="utf-8"))
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in notebook["cells"]:
+            source = "".join(cell["source"])
+            if "fine_tune(" in source and "def fine_tune" not in source:
+                break  # training starts here
+            if cell["cell_type"] != "code" or "base_model" in source or "retrieval_outcomes" in source:
+                continue  # the data cells only: no model evaluation
+            exec(compile(source, "notebook 10", "exec"), namespace)
+    built = {
+        "document pairs (ICT)": "document_pairs",
+        "augmented questions": "augmented_pairs",
+        "SimCSE": "simcse_pairs",
+        "56 labeled questions": "labeled_pairs",
+    }
+    assert list(built) == experiments.LITTLE_DATA
+    for kind, name in built.items():
+        assert experiments.little_data(kind).to_dict() == namespace[name].to_dict(), kind
