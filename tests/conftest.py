@@ -45,6 +45,13 @@ import pytest  # noqa: E402
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
 
+def pytest_collection_modifyitems(items):
+    """The notebooks (each one to two minutes on one worker) first, the many quick tests after them:
+    pytest-xdist hands each worker whole files in this order, so both workers finish at about the
+    same time instead of one waiting while the other runs a last notebook."""
+    items.sort(key=lambda item: 0 if item.nodeid.startswith("notebooks/") else 1)
+
+
 def pytest_configure(config):
     """`make test` runs two pytest-xdist workers (pyproject.toml), each with its notebooks' kernels:
     one thread each, so that two workers on two cores do not fight over four threads."""
