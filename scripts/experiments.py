@@ -374,29 +374,20 @@ def studies() -> list[Study]:
         budget="13 optimizer steps of 32 rows for every arm (equal steps; about one epoch of the 392 question-answer pairs), MultipleNegativesRankingLoss, learning rate 1e-4, no warmup",
         arms=[
             Arm("in-batch negatives only", answer_pairs, lambda m: mnrl(m), pairs_cost, batch_size=32, steps=13),
-            Arm(
-                "+ random negative",
-                lambda: with_negatives("random"),
-                lambda m: mnrl(m),
-                1.6 * pairs_cost,
-                batch_size=32,
-                steps=13,
-            ),
-            Arm(
-                "+ mined negative",
-                lambda: with_negatives("mined"),
-                lambda m: mnrl(m),
-                1.6 * pairs_cost,
-                batch_size=32,
-                steps=13,
-            ),
-            Arm(
-                "+ mined negative, relative_margin=0.05",
-                lambda: with_negatives("mined, margin"),
-                lambda m: mnrl(m),
-                1.6 * pairs_cost,
-                batch_size=32,
-                steps=13,
+            *(
+                Arm(
+                    name,
+                    lambda kind=kind: with_negatives(kind),
+                    lambda m: mnrl(m),
+                    1.6 * pairs_cost,
+                    batch_size=32,
+                    steps=13,
+                )
+                for name, kind in {
+                    "+ random negative": "random",
+                    "+ mined negative": "mined",
+                    "+ mined negative, relative_margin=0.05": "mined, margin",
+                }.items()
             ),
         ],
     )
