@@ -16,30 +16,25 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from st_cookbook.probe import STSB_FILES, STSBenchmarkMissing, load_stsb
+
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "train_labeled_pairs.py"
-STSB_DIR = Path(os.environ.get("STSB_DIR", ROOT.parent / "shared" / "data" / "stsbenchmark"))
-SPLITS = {"train": "sts-train.csv", "dev": "sts-dev.csv", "test": "sts-test.csv"}
 
 
-def convert_stsb(source: Path, target: Path) -> int:
-    """Tab-separated, no header, quotes are text (not CSV quoting), trailing extra
-    columns on some rows: keep score (divided by 5), sentence1, sentence2."""
-    rows = []
-    with open(source, encoding="utf-8") as handle:
-        for fields in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            rows.append({"sentence1": fields[5], "sentence2": fields[6], "score": float(fields[4]) / 5.0})
+def write_pairs_csv(pairs, target: Path) -> int:
+    """The pairs (sentence1, sentence2, score in [0, 1]) as a CSV file with a header, the
+    format the recipe's --train-data and --eval-data read."""
     with open(target, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["sentence1", "sentence2", "score"])
         writer.writeheader()
-        writer.writerows(rows)
-    return len(rows)
+        writer.writerows(pairs)
+    return pairs.num_rows
 
 
 def plain_training(train_csv: str, model_path: str, settings: dict) -> None:
@@ -104,11 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         plain_training(args.plain, str(get_model_path()), settings)
         return 0
 
-    if not STSB_DIR.is_dir():
-        print(f"STS Benchmark not found at {STSB_DIR}: set STSB_DIR to the folder with sts-train.csv. Skipping.")
+    try:
+        stsb = {split: load_stsb(split) for split in STSB_FILES}
+    except STSBenchmarkMissing as missing:
+        print(f"{missing} Skipping.")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    counts = {split: convert_stsb(STSB_DIR / name, args.out / f"sts-{split}.csv") for split, name in SPLITS.items()}
+    counts = {split: write_pairs_csv(pairs, args.out / f"sts-{split}.csv") for split, pairs in stsb.items()}
     print(f"STS Benchmark pairs: {counts}", flush=True)
 
     recipe_command = [

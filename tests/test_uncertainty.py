@@ -138,3 +138,48 @@ def test_outcomes_use_the_query_and_document_prompts_like_the_evaluators(bundled
     prompted = outcome_scores(model)
     assert prompted != pytest.approx(plain)
     assert prompted == pytest.approx(library_scores(model))
+
+
+def test_pair_similarities_give_the_similarity_evaluators_spearman(bundled_model):
+    from scipy.stats import spearmanr
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    pairs = cb.load_labeled_pairs("test", label="graded").select(range(120))
+    evaluator = EmbeddingSimilarityEvaluator(pairs["sentence1"], pairs["sentence2"], pairs["label"], name="probe")
+    library = evaluator(bundled_model)[evaluator.primary_metric]
+    ours = cb.bootstrap_spearman(pairs["label"], cb.pair_similarities(bundled_model, pairs), resamples=200)
+    assert ours.estimate == pytest.approx(library, abs=1e-6)
+    assert spearmanr(pairs["label"], cb.pair_similarities(bundled_model, pairs))[0] == pytest.approx(library, abs=1e-6)
+
+
+def test_spearman_intervals_agree_with_reranking_every_resample():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(3)
+    gold = rng.uniform(0, 5, 300)
+    scores = gold + rng.normal(0, 1.5, 300)
+    exact = []
+    for _ in range(2000):
+        rows = rng.integers(300, size=300)
+        exact.append(spearmanr(gold[rows], scores[rows])[0])
+    interval = cb.bootstrap_spearman(gold, scores)
+    assert interval.estimate == pytest.approx(spearmanr(gold, scores)[0])
+    assert np.percentile(exact, [2.5, 97.5]) == pytest.approx([interval.low, interval.high], abs=0.01)
+
+
+def test_paired_spearman_is_zero_for_one_model_and_finds_a_real_difference():
+    rng = np.random.default_rng(4)
+    gold = rng.uniform(0, 5, 400)
+    good = gold + rng.normal(0, 1.0, (5, 400))  # five seeds of each
+    worse = gold + rng.normal(0, 2.0, (5, 400))
+    same = cb.paired_spearman(gold, good, good, resamples=2000)
+    assert same.estimate == 0 and same.low == pytest.approx(0, abs=0.02) and same.high == pytest.approx(0, abs=0.02)
+    drop = cb.paired_spearman(gold, good, worse, resamples=2000)
+    assert drop.high < 0 and drop.verdict() == "lower"
+    groups = np.arange(400) // 40
+    shifted = worse + rng.normal(0, 2.0, 10)[groups]  # the pairs of a group move together
+    alone = cb.paired_spearman(gold, good, shifted, resamples=2000)
+    grouped = cb.paired_spearman(gold, good, shifted, groups=groups, resamples=2000)
+    assert grouped.high - grouped.low > 1.2 * (alone.high - alone.low)  # ten groups: fewer independent draws
+    with pytest.raises(ValueError, match="same pairs"):
+        cb.paired_spearman(gold, good[:, :399], worse)

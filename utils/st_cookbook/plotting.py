@@ -172,3 +172,37 @@ def plot_study(runs, columns: Sequence[str] = ("test_hits",), title: str | None 
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_tradeoff(
+    points: Mapping,
+    ax=None,
+    title: str | None = None,
+    xlabel: str = "task gain",
+    ylabel: str = "change elsewhere",
+):
+    """Two differences per setting, one against the other: `points` is {name: (x Interval, y
+    Interval)}, e.g. the gain on the task and the change on an off-domain probe, each with its
+    95% interval drawn as a cross. Dashed lines mark zero; the good corner is right and up (or
+    right and level). Returns the matplotlib Axes."""
+    ax = _axes(ax, (6.5, 4.5))
+    for number, (name, (x, y)) in enumerate(points.items()):
+        colour = f"C{number % 10}"
+        ax.errorbar(
+            x.estimate,
+            y.estimate,
+            xerr=[[x.estimate - x.low], [x.high - x.estimate]],
+            yerr=[[y.estimate - y.low], [y.high - y.estimate]],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            label=name,
+        )
+    ax.axhline(0, color="black", ls="--", lw=1)
+    ax.axvline(0, color="black", ls="--", lw=1)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best", frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

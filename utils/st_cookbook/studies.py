@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .uncertainty import bootstrap_mean, paired_bootstrap, seed_spread
+from .uncertainty import Interval, bootstrap_mean, bootstrap_spearman, paired_bootstrap, paired_spearman, seed_spread
 
 BASELINE = "off the shelf"
 RESULTS_ENV = "COOKBOOK_RESULTS_DIR"
@@ -89,6 +89,33 @@ def compare(runs: pd.DataFrame, before: str, after: str, column: str = "test_hit
     return paired_bootstrap(
         outcomes(runs, before, column), outcomes(runs, after, column), question_groups(column), **kwargs
     )
+
+
+def similarities(runs: pd.DataFrame, arm: str, column: str = "probe_test_scores") -> np.ndarray:
+    """Per-pair similarities of every run (seed) of one arm, from a `<set>_scores` column (numbers
+    separated by spaces): an array of shape (runs, pairs)."""
+    strings = runs.loc[runs["arm"] == arm, column].dropna()
+    if strings.empty:
+        raise KeyError(f"No runs of arm {arm!r} with {column!r}; arms: {sorted(runs['arm'].unique())}")
+    return np.array([s.split() for s in strings], dtype=float)
+
+
+def gold_scores(column: str) -> list[float]:
+    """The gold similarity of each pair behind a `probe_<split>_scores` or `stsb_<split>_scores` column."""
+    from .probe import load_general_pairs, load_stsb
+
+    source, split = column.removesuffix("_scores").split("_", 1)
+    return (load_general_pairs(split) if source == "probe" else load_stsb(split))["score"]
+
+
+def spearman_of(runs: pd.DataFrame, arm: str, column: str = "probe_test_scores") -> Interval:
+    """One arm's Spearman correlation on a pair set, mean over its seeds, with its bootstrap interval."""
+    return bootstrap_spearman(gold_scores(column), similarities(runs, arm, column))
+
+
+def compare_spearman(runs: pd.DataFrame, before: str, after: str, column: str = "probe_test_scores") -> Interval:
+    """Interval of `after`'s Spearman minus `before`'s on the same pairs, over all their seeds."""
+    return paired_spearman(gold_scores(column), similarities(runs, before, column), similarities(runs, after, column))
 
 
 def summarize(runs: pd.DataFrame, column: str = "test_hits", against: str = BASELINE, arms=None) -> pd.DataFrame:
