@@ -50,9 +50,12 @@ notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --out $(OUT) --in-place
 
 ## The multi-seed studies behind the notebooks' conclusions (not part of CI; 2 worker processes on a CPU).
-## Resumable; results/<study>.csv and .png. EXPERIMENTS_SCALE=8 runs them 8x bigger into results/scale-8/.
+## Resumable; results/<study>.csv and .png. EXPERIMENTS_SCALE=8 runs experiments.py's 8x bigger into results/scale-8/.
 experiments: $(STAMP)
 	$(PY) scripts/experiments.py
+	$(PY) scripts/forgetting_study.py
+	$(PY) scripts/rerank_study.py
+	$(PY) scripts/queries_documents_study.py
 
 ## The study behind the recipes' default budget (results/recipe_budget.csv; not part of CI, resumable).
 budget: $(STAMP)

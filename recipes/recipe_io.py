@@ -348,6 +348,19 @@ SHAPES = {
 }
 
 
+# A reranker's two inputs (train_reranker.py), not a format of evaluate.py, which scores embedding
+# models: (query, document, label) rows with 0/1 relevance labels, or (query, document) rows that are
+# all relevant, for which negatives are mined.
+RERANKER_SHAPES = {
+    "labeled": Shape(
+        "labeled query-document pairs", ("query", "document"), "score", "query,document,label", "train_reranker.py"
+    ),
+    "pairs": Shape(
+        "query-document pairs", ("query", "document"), None, "query,document or question,answer", "train_reranker.py"
+    ),
+}
+
+
 def column_flag(name: str) -> str:
     return f"--{name.replace('_', '-')}-column"
 
@@ -501,19 +514,30 @@ def _check_label_column(dataset: Dataset, label: str, shape: Shape, source: str)
             )
 
 
-def load_data(options, shape: Shape, flags: dict[str, str | None], bundled: str, seed: int):
+def _pick(dataset: Dataset, shape: Shape, unlabeled: Shape | None, flags: dict, source: str) -> Dataset:
+    """pick_columns in `unlabeled`'s shape if it is given and the file has no label column."""
+    if unlabeled is not None and not flags.get("label") and not set(LABEL_COLUMNS) & set(dataset.column_names):
+        shape = unlabeled
+    return pick_columns(dataset, shape, flags, source)
+
+
+def load_data(
+    options, shape: Shape, flags: dict[str, str | None], bundled: str, seed: int, unlabeled: Shape | None = None
+):
     """Training and evaluation rows in the shape's columns, and where each comes from. Without
-    --train-data: recipes/data/<bundled>_{train,test}.csv, read like any file of yours."""
+    --train-data: recipes/data/<bundled>_{train,test}.csv, read like any file of yours. With `unlabeled`
+    (a shape of the same texts without a label), a file without a label column is read in that shape:
+    each file is judged by its own columns."""
     if options.train_data is None:
         train_source, eval_source = (str(BUNDLED_DATA / f"{bundled}_{split}.csv") for split in ("train", "test"))
     else:
         train_source = options.train_data
         eval_source = None if is_local(train_source) else train_source
     eval_source = options.eval_data or eval_source
-    train = pick_columns(load_table(train_source, options.train_split, options.subset), shape, flags, train_source)
+    train = _pick(load_table(train_source, options.train_split, options.subset), shape, unlabeled, flags, train_source)
     if eval_source is not None:
-        evaluation = pick_columns(
-            load_table(eval_source, options.eval_split, options.subset), shape, flags, eval_source
+        evaluation = _pick(
+            load_table(eval_source, options.eval_split, options.subset), shape, unlabeled, flags, eval_source
         )
         return train, evaluation, train_source, eval_source
     if train.num_rows < 20:
@@ -526,7 +550,8 @@ def load_data(options, shape: Shape, flags: dict[str, str | None], bundled: str,
 
 
 # Labels a loss needs, for the labeled-pairs losses: "score" (any number; only the order
-# matters), "unit" (a target cosine similarity in [-1, 1]), "binary" (0/1), "class" (ids 0..n-1).
+# matters), "unit" (a target cosine similarity in [-1, 1]), "binary" (0/1), "class" (ids 0..n-1);
+# for the reranker: "relevance" (0/1, and both of them).
 def check_labels(dataset: Dataset, kind: str, loss_name: str, source: str) -> None:
     values = sorted(set(dataset["label"]))
     shown = values if len(values) <= 6 else [*values[:3], "...", *values[-3:]]
@@ -547,6 +572,18 @@ def check_labels(dataset: Dataset, kind: str, loss_name: str, source: str) -> No
         raise RecipeError(
             f"{source}: {loss_name} expects labels 0 (dissimilar) and 1 (similar); found {shown}. "
             "Fix: map the labels to 0/1, or use --loss CoSENTLoss for graded scores."
+        )
+    if kind == "relevance" and not set(values) <= {0, 1}:
+        raise RecipeError(
+            f"{source}: {loss_name} reads the label as relevance: 1 (the document answers the query) or 0 "
+            f"(it does not); found {shown}. Fix: map the labels to 0/1 (e.g. 1 where a graded score passes "
+            "your threshold), or drop the label column and keep the relevant pairs only: negatives are then mined."
+        )
+    if kind == "relevance" and len(values) < 2:
+        raise RecipeError(
+            f"{source}: every row has the label {values[0]}. Expected both 1 (relevant) and 0 (not relevant) "
+            f"rows: {loss_name} learns to tell them apart. Fix: add the missing kind, or drop the label column "
+            "and keep the relevant pairs only: negatives are then mined."
         )
     if kind == "class" and any(value != int(value) or value < 0 for value in values):
         raise RecipeError(
@@ -582,6 +619,65 @@ def retrieval_inputs(anchors: list[str], positives: list[str]) -> dict:
         "corpus": {d: text for text, d in doc_ids.items()},
         "relevant_docs": relevant,
     }
+
+
+def relevant_pairs(dataset: Dataset, source: str) -> Dataset:
+    """The (query, document) rows that are relevant: every row of unlabeled pairs, those labeled 1 otherwise."""
+    if "label" in dataset.column_names:
+        dataset = dataset.select([row for row, label in enumerate(dataset["label"]) if label == 1])
+        dataset = dataset.remove_columns("label")
+    if dataset.num_rows == 0:
+        raise RecipeError(
+            f"{source}: no row is labeled 1, so no query has a document to find. Expected at least one "
+            "(query, document) row with the label 1 (relevant). Fix: add relevant rows, or check which "
+            "column is the label (--label-column)."
+        )
+    return dataset
+
+
+def check_mining(dataset: Dataset, num_negatives: int, source: str) -> None:
+    """Mining N hard negatives per query takes N documents besides the query's own."""
+    if num_negatives < 1:
+        raise RecipeError(
+            f"--num-negatives {num_negatives}: expected the number of hard negatives to mine per query, 1 or "
+            "more. Fix: pass e.g. --num-negatives 5."
+        )
+    documents = len(set(dataset["document"]))
+    if documents <= num_negatives:
+        fewer = f"lower --num-negatives to {documents - 1}, " if documents > 1 else ""
+        raise RecipeError(
+            f"{source}: {documents} distinct document{'s are' if documents != 1 else ' is'} too few to mine "
+            f"{num_negatives} hard negatives per query: the negatives are the other documents of the file. "
+            f"Expected at least {num_negatives + 1} distinct documents. Fix: add rows with other documents, "
+            f"{fewer}or give labeled rows (query,document,label) with your own negatives."
+        )
+
+
+def check_candidates(dataset: Dataset, top_k: int, source: str) -> None:
+    """Reranking needs at least two candidates per query: the retriever ranks the evaluation documents."""
+    if top_k < 2:
+        raise RecipeError(
+            f"--rerank-top-k {top_k}: expected 2 or more: the reranker reorders that many of the "
+            "retriever's top documents. Fix: pass e.g. --rerank-top-k 10."
+        )
+    documents = len(set(dataset["document"]))
+    if documents < 2:
+        raise RecipeError(
+            f"{source}: 1 distinct document, so there is nothing to rerank. Expected evaluation rows with at "
+            "least 2 distinct documents: the retriever ranks them all for each query, and the reranker "
+            "reorders its top --rerank-top-k. Fix: add rows with other documents, or pass --eval-data."
+        )
+
+
+def reranking_samples(candidates: Dataset) -> list[dict]:
+    """CrossEncoderRerankingEvaluator's samples from mine_hard_negatives(..., include_positives=True,
+    output_format="n-tuple"): one per query, with its relevant documents and the retriever's top
+    documents in the retriever's order (a query with several relevant documents has a row for each)."""
+    samples: dict[str, dict] = {}
+    for row in candidates:
+        query, positive, *documents = row.values()
+        samples.setdefault(query, {"query": query, "positive": [], "documents": documents})["positive"].append(positive)
+    return list(samples.values())
 
 
 def triplets_from_labels(texts: list[str], labels: list, seed: int) -> tuple[list[str], list[str], list[str]]:
@@ -675,6 +771,26 @@ def load_model(name: str, device: str | None = None, option: str = "--model"):
             f"{option} {name}: could not be loaded ({type(error).__name__}: {reason}). Expected a Hub "
             "id or a local Sentence Transformers folder. Fix: check the name; offline, pass a local "
             "copy."
+        ) from None
+
+
+def load_cross_encoder(name: str, device: str | None = None, option: str = "--model"):
+    """CrossEncoder(name, num_labels=1): one relevance score per (query, document) pair. A Sentence
+    Transformer or a plain transformer (all-MiniLM-L6-v2 by default) gets a new, untrained one-score
+    head, which transformers' load report lists (on stderr) as MISSING; a cross-encoder with one score
+    keeps its head. device None: a GPU if there is one."""
+    source = resolve_model(name, option)
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    try:
+        return CrossEncoder(source, num_labels=1, device=device)
+    except (OSError, ValueError, RuntimeError) as error:
+        reason = " ".join(str(error).split())[:300]
+        raise RecipeError(
+            f"{option} {name}: could not be loaded as a cross-encoder with one score ({type(error).__name__}: "
+            f"{reason}). Expected a Hub id or a local folder of a transformer, a Sentence Transformer or a "
+            "cross-encoder that gives one score per pair (a classifier with several labels, e.g. an NLI "
+            "model, does not). Fix: check the name; offline, pass a local copy."
         ) from None
 
 
