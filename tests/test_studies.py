@@ -140,3 +140,62 @@ def test_the_little_data_study_trains_on_the_datasets_notebook_10_builds(experim
     assert list(built) == experiments.LITTLE_DATA
     for kind, name in built.items():
         assert experiments.little_data(kind).to_dict() == namespace[name].to_dict(), kind
+
+
+def test_pair_similarities_in_a_study_give_spearman_changes_with_intervals(tmp_path):
+    """`<set>_scores` columns hold each run's similarity per pair; compare_spearman and spearman_of read
+    them against the probe's gold scores, and plot_tradeoff draws the task gain against that change."""
+    gold = np.asarray(cb.load_general_pairs("test")["score"])
+    rng = np.random.default_rng(0)
+    base = gold + rng.normal(0, 0.25, len(gold))
+    rows = [
+        {"study": "fake", "arm": "off the shelf", "seed": 0, "probe_test_scores": " ".join(f"{s:.4f}" for s in base)}
+    ]
+    for seed in range(5):
+        for arm, noise in [("forgets", 0.6), ("keeps", 0.0)]:
+            scores = base + rng.normal(0, noise, len(gold)) if noise else base
+            rows.append(
+                {"study": "fake", "arm": arm, "seed": seed, "probe_test_scores": " ".join(f"{s:.4f}" for s in scores)}
+            )
+    pd.DataFrame(rows).to_csv(tmp_path / "fake.csv", index=False)
+    runs = load_study("fake", folder=tmp_path)
+    assert cb.studies.similarities(runs, "forgets").shape == (5, len(gold))
+    assert cb.spearman_of(runs, "keeps").estimate == pytest.approx(
+        cb.spearman_of(runs, "off the shelf").estimate, abs=1e-3
+    )
+    assert cb.compare_spearman(runs, "off the shelf", "forgets").verdict() == "lower"
+    assert cb.compare_spearman(runs, "off the shelf", "keeps").estimate == pytest.approx(0, abs=1e-3)
+    intervals = {
+        arm: (cb.Interval(0.1, 0.05, 0.15), cb.compare_spearman(runs, "off the shelf", arm))
+        for arm in ["forgets", "keeps"]
+    }
+    ax = cb.plot_tradeoff(intervals, title="fake")
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["forgets", "keeps"]
+
+
+def test_the_forgetting_study_lists_its_arms_and_its_committed_runs_are_whole():
+    listing = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "forgetting_study.py"), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    for arm in ["lr 3e-4, 4 epochs", "lower lr + early stopping", "+ general pairs", "LoRA", "interpolated 0.5"]:
+        assert arm in listing.stdout
+    runs = load_study("forgetting")
+    gold = {
+        column: len(cb.load_general_pairs(column.split("_")[1])) for column in ["probe_dev_scores", "probe_test_scores"]
+    }
+    for _, run in runs.iterrows():
+        for column, pairs in gold.items():
+            scores = np.array(run[column].split(), dtype=float)
+            assert len(scores) == pairs, (run["arm"], column)
+        assert len(run["test_hits"]) == len(cb.load_support_corpus("test"))
+    from scipy.stats import spearmanr
+
+    first = runs.iloc[-1]
+    recorded = spearmanr(
+        cb.load_general_pairs("test")["score"], np.array(first["probe_test_scores"].split(), dtype=float)
+    )[0]
+    assert recorded == pytest.approx(first["probe_test_spearman"], abs=1e-3)
