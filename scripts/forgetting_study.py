@@ -37,6 +37,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -111,6 +112,7 @@ COLUMNS = [
 ]
 
 
+@cache
 def off_domain_sets() -> dict:
     from st_cookbook import STSBenchmarkMissing, load_general_pairs, load_stsb
 
@@ -157,7 +159,7 @@ def mixed_dev_evaluator():
     )
 
 
-def train(run: Run, seed: int, off_domain: dict, checkpoint_rows) -> dict:
+def train(run: Run, seed: int, checkpoint_rows) -> dict:
     """Train one run; `checkpoint_rows(model, epoch)` is called at each scored epoch. Returns the budget."""
     import copy
 
@@ -341,7 +343,7 @@ def do_run(run: Run | None, seed: int, out: Path) -> None:
                     }
                     append(path, row | evaluate(merged, off_domain))
 
-    result = train(run, seed, off_domain, checkpoint_rows)
+    result = train(run, seed, checkpoint_rows)
     print(f"{run.name} seed {seed}: {result}", flush=True)
 
 

@@ -143,7 +143,7 @@ def test_the_little_data_study_trains_on_the_datasets_notebook_10_builds(experim
 
 
 def test_pair_similarities_in_a_study_give_spearman_changes_with_intervals(tmp_path):
-    """`<set>_scores` columns hold each run's similarity per pair; compare_spearman and spearman_of read
+    """`<set>_scores` columns hold each run's similarity per pair; compare_spearman reads
     them against the probe's gold scores, and plot_tradeoff draws the task gain against that change."""
     gold = np.asarray(cb.load_general_pairs("test")["score"])
     rng = np.random.default_rng(0)
@@ -160,8 +160,9 @@ def test_pair_similarities_in_a_study_give_spearman_changes_with_intervals(tmp_p
     pd.DataFrame(rows).to_csv(tmp_path / "fake.csv", index=False)
     runs = load_study("fake", folder=tmp_path)
     assert cb.studies.similarities(runs, "forgets").shape == (5, len(gold))
-    assert cb.spearman_of(runs, "keeps").estimate == pytest.approx(
-        cb.spearman_of(runs, "off the shelf").estimate, abs=1e-3
+    kept = cb.bootstrap_spearman(gold, cb.studies.similarities(runs, "keeps"), resamples=200)
+    assert kept.estimate == pytest.approx(
+        cb.bootstrap_spearman(gold, cb.studies.similarities(runs, "off the shelf"), resamples=200).estimate, abs=1e-3
     )
     assert cb.compare_spearman(runs, "off the shelf", "forgets").verdict() == "lower"
     assert cb.compare_spearman(runs, "off the shelf", "keeps").estimate == pytest.approx(0, abs=1e-3)

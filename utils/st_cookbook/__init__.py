@@ -26,7 +26,7 @@ from .models import DEFAULT_MODEL, BundledModelError, register_bundled_model
 from .plotting import plot_intervals, plot_loss_curves, plot_study, plot_tradeoff, plot_umap, umap_2d
 from .probe import STSBenchmarkMissing, load_general_pairs, load_stsb
 from .results import report_metrics
-from .studies import compare, compare_spearman, format_summary, load_study, outcomes, spearman_of, summarize
+from .studies import compare, compare_spearman, format_summary, load_study, outcomes, summarize
 from .uncertainty import (
     Interval,
     SeedSpread,
@@ -98,7 +98,6 @@ __all__ = [
     "retrieval_outcomes",
     "seed_everything",
     "seed_spread",
-    "spearman_of",
     "summarize",
     "support_retrieval_evaluator",
     "support_triplet_evaluator",

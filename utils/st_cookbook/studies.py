@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .uncertainty import Interval, bootstrap_mean, bootstrap_spearman, paired_bootstrap, paired_spearman, seed_spread
+from .uncertainty import Interval, bootstrap_mean, paired_bootstrap, paired_spearman, seed_spread
 
 BASELINE = "off the shelf"
 RESULTS_ENV = "COOKBOOK_RESULTS_DIR"
@@ -106,11 +106,6 @@ def gold_scores(column: str) -> list[float]:
 
     source, split = column.removesuffix("_scores").split("_", 1)
     return (load_general_pairs(split) if source == "probe" else load_stsb(split))["score"]
-
-
-def spearman_of(runs: pd.DataFrame, arm: str, column: str = "probe_test_scores") -> Interval:
-    """One arm's Spearman correlation on a pair set, mean over its seeds, with its bootstrap interval."""
-    return bootstrap_spearman(gold_scores(column), similarities(runs, arm, column))
 
 
 def compare_spearman(runs: pd.DataFrame, before: str, after: str, column: str = "probe_test_scores") -> Interval:
