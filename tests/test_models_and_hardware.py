@@ -88,3 +88,32 @@ def test_describe_hardware_names_the_cpu_its_threads_and_the_chosen_precision(mo
     # The line reports what pick_precision chose, not a fixed word.
     monkeypatch.setattr(hardware, "pick_precision", lambda: {"bf16": False, "fp16": True})
     assert cb.describe_hardware().endswith("training precision=fp16")
+
+
+def test_registering_from_several_processes_at_once_never_fails(tmp_path):
+    """torchrun ranks and a study's workers all register the model when they start: filing the same
+    blob at the same moment must neither fail nor leave a half-written file."""
+    import threading
+
+    source = tmp_path / "weights.bin"
+    source.write_bytes(b"weights" * 1000)
+    for trial in range(100):
+        target = tmp_path / "blobs" / f"blob{trial}"
+        barrier = threading.Barrier(6)
+        errors = []
+
+        def place():
+            barrier.wait()
+            try:
+                models._place(source, target)
+            except OSError as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=place) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors[0]
+        assert target.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "blobs").iterdir()) == sorted(f"blob{n}" for n in range(100))

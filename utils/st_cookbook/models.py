@@ -17,6 +17,7 @@ import fnmatch
 import hashlib
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -87,13 +88,17 @@ def _place(source: Path, target: Path) -> None:
     if target.exists() and os.path.samefile(source, target):
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
+    # A name of its own, so that processes or threads registering at once (torchrun, a study's
+    # workers) do not move each other's partial file.
+    partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
     try:
         os.link(source, partial)
     except OSError:
         shutil.copyfile(source, partial)
     os.replace(partial, target)
+    # rename() between two links to one file does nothing and leaves the source name (POSIX), which
+    # happens when another process placed the same link first.
+    partial.unlink(missing_ok=True)
 
 
 def _link(blob: Path, pointer: Path) -> None:
@@ -106,6 +111,8 @@ def _link(blob: Path, pointer: Path) -> None:
         pointer.unlink()
     try:
         pointer.symlink_to(os.path.relpath(blob, pointer.parent))
+    except FileExistsError:  # another process linked it a moment ago
+        pass
     except OSError:
         shutil.copyfile(blob, pointer)
 
