@@ -131,10 +131,12 @@ def test_outcomes_follow_a_model_whose_weights_change_in_place(bundled_model):
     assert after == pytest.approx(library_scores(model))
 
 
-def test_outcomes_use_the_query_and_document_prompts_like_the_evaluators(bundled_model):
+@pytest.mark.parametrize("document_prompt_name", ["document", "passage"])
+def test_outcomes_use_the_query_and_document_prompts_like_the_evaluators(bundled_model, document_prompt_name):
+    """encode_document falls back to a prompt named "passage" (or "corpus"): so must the outcomes."""
     model = copy.deepcopy(bundled_model)
     plain = outcome_scores(model)
-    model.prompts = {"query": "Find the answer to this customer question: ", "document": "An answer: "}
+    model.prompts = {"query": "Find the answer to this customer question: ", document_prompt_name: "An answer: "}
     prompted = outcome_scores(model)
     assert prompted != pytest.approx(plain)
     assert prompted == pytest.approx(library_scores(model))

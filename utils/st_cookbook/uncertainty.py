@@ -181,8 +181,9 @@ def _fingerprint(model) -> str:
 def _embed(model, texts, role=None, prompt_name=None, prompt=None, truncate_dim=None, batch_size=32):
     """`model.encode` (role None), `encode_query` or `encode_document` of `texts`, as one tensor, with
     each distinct text encoded once per model state, prompt, route and dimension."""
-    if role is not None and prompt is None and prompt_name is None and role in model.prompts:
-        prompt_name = role  # what encode_query / encode_document do
+    if role is not None and prompt is None and prompt_name is None:  # what encode_query / encode_document do
+        candidates = {"query": ["query"], "document": ["document", "passage", "corpus"]}[role]
+        prompt_name = next((name for name in candidates if name in model.prompts), None)
     key = (
         _fingerprint(model),
         model._resolve_prompt(prompt, prompt_name) or "",  # the prompt encode() will prepend ("" is none)
