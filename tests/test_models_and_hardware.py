@@ -97,19 +97,18 @@ def test_registering_from_several_processes_at_once_never_fails(tmp_path):
 
     source = tmp_path / "weights.bin"
     source.write_bytes(b"weights" * 1000)
+    errors = []
+
+    def place(target, barrier):
+        barrier.wait()
+        try:
+            models._place(source, target)
+        except OSError as error:
+            errors.append(error)
+
     for trial in range(100):
-        target = tmp_path / "blobs" / f"blob{trial}"
-        barrier = threading.Barrier(6)
-        errors = []
-
-        def place():
-            barrier.wait()
-            try:
-                models._place(source, target)
-            except OSError as error:
-                errors.append(error)
-
-        threads = [threading.Thread(target=place) for _ in range(6)]
+        target, barrier = tmp_path / "blobs" / f"blob{trial}", threading.Barrier(6)
+        threads = [threading.Thread(target=place, args=(target, barrier)) for _ in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:
