@@ -200,3 +200,29 @@ def test_the_forgetting_study_lists_its_arms_and_its_committed_runs_are_whole():
         cb.load_general_pairs("test")["score"], np.array(first["probe_test_scores"].split(), dtype=float)
     )[0]
     assert recorded == pytest.approx(first["probe_test_spearman"], abs=1e-3)
+
+
+def test_the_queries_documents_study_lists_its_arms_and_its_committed_runs_are_whole():
+    listing = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "queries_documents_study.py"), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    trained = [
+        "plain MNRL",
+        "MNRL + prompts",
+        "MNRL + prompts, none at inference",
+        "Router, lr 1e-4",
+        "Router, lr 3e-4",
+    ]
+    for arm in trained:
+        assert arm in listing.stdout
+    runs = load_study("queries_documents")
+    seeds = runs.groupby("arm")["seed"].nunique()
+    assert all(seeds[arm] == 5 for arm in trained), seeds  # notebook 16 reads 5 seeds per arm
+    assert set(runs["max_steps"][runs["arm"].isin(trained)]) == {13}  # an equal budget
+    for split in ["dev", "test", "held_out"]:
+        questions = len(cb.load_support_corpus(split))
+        assert (runs[f"{split}_hits"].str.len() == questions).all(), split
