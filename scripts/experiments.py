@@ -864,6 +864,19 @@ def draw_plots(chosen: list[Study], out: Path) -> None:
         print(f"drew {out / f'{study.name}.png'}")
 
 
+def headless() -> None:
+    """Offline and quiet, unless the environment says otherwise: the libraries' progress bars and
+    chatter off, as every study script runs."""
+    for name, value in {
+        "TQDM_DISABLE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_VERBOSITY": "error",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(name, value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--study", action="append", help="run only this study (repeatable); default: all")
@@ -889,15 +902,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    # The libraries' own progress bars off (this script draws one for the whole set), offline, quiet.
-    for name, value in {
-        "TQDM_DISABLE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_VERBOSITY": "error",
-        "TRANSFORMERS_VERBOSITY": "error",
-        "TOKENIZERS_PARALLELISM": "false",
-    }.items():
-        os.environ.setdefault(name, value)
+    headless()  # this script draws one progress bar for the whole set
 
     every = studies()
     names = [s.name for s in every]

@@ -398,8 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the runs and the arms each is scored as")
     parser.add_argument("--plots-only", action="store_true", help="only redraw results/forgetting.png")
     args = parser.parse_args(argv)
-    for name, value in {"TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}.items():
-        os.environ.setdefault(name, value)
+    experiments.headless()
     chosen = [run for run in runs() if not args.run or run.name in args.run]
     if args.run and len(chosen) != len(set(args.run)):
         parser.error(f"unknown run; choose from {', '.join(run.name for run in runs())}")

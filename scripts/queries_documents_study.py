@@ -234,14 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots-only", action="store_true", help="only redraw the plot from the CSV")
     parser.add_argument("--list", action="store_true", help="list the arms and the rows each one writes")
     args = parser.parse_args(argv)
-    for name, value in {
-        "TQDM_DISABLE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_VERBOSITY": "error",
-        "TRANSFORMERS_VERBOSITY": "error",
-        "TOKENIZERS_PARALLELISM": "false",
-    }.items():
-        os.environ.setdefault(name, value)
+    experiments.headless()
 
     the_study = study()
     if args.list:
