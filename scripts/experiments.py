@@ -53,6 +53,7 @@ class Arm:
     sampler: str = "no_duplicates"
     args: dict = field(default_factory=dict)  # any other SentenceTransformerTrainingArguments field
     group: str = ""
+    build: Callable[[], object] | None = None  # the model to train; None: a copy of the base model
 
 
 @dataclass
@@ -616,7 +617,7 @@ def train(arm: Arm, seed: int, scale: float) -> tuple[object, dict]:
     from st_cookbook import pick_precision, seed_everything
 
     seed_everything(seed)
-    model = copy.deepcopy(base_model())
+    model = arm.build() if arm.build else copy.deepcopy(base_model())
     steps = round(arm.steps * scale) if arm.steps else -1
     with tempfile.TemporaryDirectory() as output_dir:
         settings = {

@@ -31,11 +31,8 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,10 +58,6 @@ def _load_experiments():
 experiments = _load_experiments()
 
 
-def shared_model():
-    return copy.deepcopy(experiments.base_model())
-
-
 def two_towers():
     """The base model with a Router in front: one Transformer copy for queries, one for documents."""
     from sentence_transformers import SentenceTransformer
@@ -77,9 +70,8 @@ def two_towers():
 
 @dataclass
 class Variant(experiments.Arm):
-    """An arm of this study: the model to train, and the rows it is scored as (row name -> model.prompts)."""
+    """An arm of this study, and the rows it is scored as (row name -> model.prompts)."""
 
-    build: Callable[[], object] = shared_model
     rows: dict[str, dict | None] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -128,52 +120,6 @@ def baselines() -> dict[str, dict | None]:
     return {BASELINE: None, "off the shelf + untrained prompts": PROMPTS}
 
 
-def train(arm: Variant, seed: int) -> tuple[object, dict]:
-    import torch
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from transformers.trainer_callback import PrinterCallback
-
-    from st_cookbook import pick_precision, seed_everything
-
-    seed_everything(seed)
-    model = arm.build()
-    with tempfile.TemporaryDirectory() as output_dir:
-        args = SentenceTransformerTrainingArguments(
-            output_dir=output_dir,
-            max_steps=arm.steps,
-            per_device_train_batch_size=arm.batch_size,
-            learning_rate=arm.learning_rate,
-            warmup_steps=0,
-            weight_decay=0.01,
-            max_grad_norm=1.0,
-            batch_sampler=arm.sampler,
-            seed=seed,
-            save_strategy="no",
-            logging_strategy="no",
-            report_to="none",
-            disable_tqdm=True,
-            dataloader_pin_memory=torch.cuda.is_available(),
-            **pick_precision(),
-            **arm.args,
-        )
-        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=arm.data(), loss=arm.loss(model))
-        trainer.remove_callback(PrinterCallback)
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        start = time.perf_counter()
-        trainer.train()
-        seconds = time.perf_counter() - start
-    return model, {
-        "max_steps": trainer.state.global_step,
-        "epochs": round(trainer.state.epoch or 0, 3),
-        "batch_size": arm.batch_size,
-        "gradient_accumulation": 1,
-        "examples_seen": trainer.state.global_step * arm.batch_size,
-        "learning_rate": arm.learning_rate,
-        "train_seconds": round(seconds, 1),
-        "load_average": round(load, 2),
-    }
-
-
 def score(model, prompts: dict | None, the_study) -> dict:
     """The experiments.py metrics of `model` with `prompts` as its model.prompts (None: as it is)."""
     if prompts is None:
@@ -216,7 +162,7 @@ def run(the_study, seeds: int, out: Path) -> None:
             label = name
         else:
             seed = seed_or_name
-            model, budget = train(arm, seed)
+            model, budget = experiments.train(arm, seed, scale=1.0)
             for name, row_prompts in arm.rows.items():
                 if (name, seed) in done:
                     continue
