@@ -55,6 +55,7 @@ experiments: $(STAMP)
 	$(PY) scripts/experiments.py
 	$(PY) scripts/forgetting_study.py
 	$(PY) scripts/queries_documents_study.py
+	$(PY) scripts/rerank_study.py
 
 ## The study behind the recipes' default budget (results/recipe_budget.csv; not part of CI, resumable).
 budget: $(STAMP)

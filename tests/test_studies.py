@@ -226,3 +226,76 @@ def test_the_queries_documents_study_lists_its_arms_and_its_committed_runs_are_w
     for split in ["dev", "test", "held_out"]:
         questions = len(cb.load_support_corpus(split))
         assert (runs[f"{split}_hits"].str.len() == questions).all(), split
+
+
+@pytest.fixture(scope="module")
+def rerank_study():
+    spec = importlib.util.spec_from_file_location("rerank_study", ROOT / "scripts" / "rerank_study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Judge:
+    """A stand-in reranker that scores a pair 1 when the answer is the question's own (`right`)
+    or 0; `right=False` inverts it, so the right answer goes last among the candidates."""
+
+    def __init__(self, right=True):
+        from st_cookbook import load_support_answers
+
+        answers = load_support_answers()
+        self.answer_of = dict(zip(answers["answer"], answers["intent"]))
+        self.intent_of = {}
+        for split in ("dev", "test", "held_out"):
+            corpus = cb.load_support_corpus(split)
+            self.intent_of |= dict(zip(corpus["question"], corpus["intent"]))
+        self.right = right
+
+    def predict(self, pairs, **kwargs):
+        return np.array([float((self.answer_of[a] == self.intent_of[q]) == self.right) for q, a in pairs])
+
+
+def test_the_rerank_study_scores_the_retriever_as_the_library_evaluator_does(rerank_study, bundled_model):
+    ranked = {"held_out": rerank_study.ranked_answers(bundled_model)["held_out"]}
+    row = rerank_study.retriever_rows(ranked)
+    library = cb.retrieval_outcomes(bundled_model, "held_out")
+    assert row["held_out_hits"] == "".join(str(int(h)) for h in library["hit@1"])
+    ranks = np.array(row["held_out_reciprocal_ranks"].split(), dtype=float)
+    assert ranks == pytest.approx(library["reciprocal_rank"].to_numpy(), abs=1e-4)
+
+
+def test_reranking_the_top_k_moves_only_the_top_k(rerank_study, bundled_model):
+    ranked = {"held_out": rerank_study.ranked_answers(bundled_model)["held_out"]}
+    alone = rerank_study.retriever_rows(ranked)
+    alone_ranks = np.array(alone["held_out_reciprocal_ranks"].split(), dtype=float)
+    perfect = rerank_study.reranked_rows(_Judge(right=True), ranked)
+    inverted = rerank_study.reranked_rows(_Judge(right=False), ranked)
+    for k in rerank_study.TOP_K:
+        in_top_k = (
+            alone_ranks >= 1 / k - 1e-3
+        )  # the right answer was among the retriever's top k (ranks kept to 4 digits)
+        # A perfect judge puts the right answer first exactly when the retriever had it in the top k ...
+        assert perfect[k]["held_out_hits"] == "".join(str(int(x)) for x in in_top_k)
+        # ... and one that always prefers a wrong answer pushes it to place k, never further down.
+        ranks = np.array(inverted[k]["held_out_reciprocal_ranks"].split(), dtype=float)
+        assert ranks[in_top_k] == pytest.approx(1 / k, abs=1e-3)
+        assert ranks[~in_top_k] == pytest.approx(alone_ranks[~in_top_k])
+
+
+def test_the_rerank_study_committed_runs_are_whole_and_at_equal_steps(rerank_study):
+    runs = load_study("rerank")
+    systems = [
+        rerank_study.arm_name("fine-tuned retriever", loss, k)
+        for loss in rerank_study.RERANKERS
+        for k in rerank_study.TOP_K
+    ]
+    own = [rerank_study.arm_name("off the shelf", loss, 5) for loss in rerank_study.RERANKERS]
+    seeds = runs.groupby("arm")["seed"].nunique()
+    assert all(seeds[arm] == 5 for arm in ["fine-tuned retriever", *systems, *own]), seeds  # notebook 15 reads 5
+    assert set(runs.loc[runs["arm"].isin(systems), "max_steps"]) == {rerank_study.STEPS}  # both losses, equal steps
+    for split in ["dev", "test", "held_out"]:
+        questions = len(cb.load_support_corpus(split))
+        scored = runs[runs[f"{split}_hits"].notna()]
+        assert (scored[f"{split}_hits"].str.len() == questions).all(), split
+        assert scored[f"{split}_reciprocal_ranks"].str.split().str.len().eq(questions).all(), split
+        assert set(runs["arm"]) - set(scored["arm"]) <= set(runs["arm"][runs["retriever"] == "off the shelf"]), split

@@ -164,7 +164,7 @@ def plot_study(runs, columns: Sequence[str] = ("test_hits",), title: str | None 
         plot_intervals(
             intervals,
             ax=ax,
-            title=f"{column.removesuffix('_hits')} (off the shelf {base:.3f})",
+            title=f"{column.removesuffix('_hits')} ({against} {base:.3f})",
             xlabel=f"difference from {against}",
         )
         ax.label_outer()
