@@ -120,11 +120,15 @@ def ranked_answers(retriever) -> dict[str, tuple[list[str], list[str], object]]:
     from st_cookbook import load_support_answers, load_support_corpus
 
     answers = load_support_answers()
-    documents = retriever.encode_document(list(answers["answer"]), batch_size=64, convert_to_tensor=True)
+    documents = retriever.encode_document(
+        list(answers["answer"]), batch_size=64, convert_to_tensor=True, show_progress_bar=False
+    )
     ranked = {}
     for split in SPLITS:
         corpus = load_support_corpus(split)
-        queries = retriever.encode_query(list(corpus["question"]), batch_size=64, convert_to_tensor=True)
+        queries = retriever.encode_query(
+            list(corpus["question"]), batch_size=64, convert_to_tensor=True, show_progress_bar=False
+        )
         scores = retriever.similarity(queries, documents).cpu().numpy()
         ranked[split] = (list(corpus["question"]), list(corpus["intent"]), np.argsort(-scores, axis=1, kind="stable"))
     return ranked
