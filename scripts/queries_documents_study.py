@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import sys
 import time
 from dataclasses import dataclass, field
@@ -44,18 +43,8 @@ TRAINING_PROMPTS = {"anchor": PROMPTS["query"], "positive": PROMPTS["document"]}
 ROUTES = {"anchor": "query", "positive": "document"}
 
 
-def _load_experiments():
-    """scripts/experiments.py, the runner of the other studies: its rows, columns and helpers."""
-    if "experiments" in sys.modules:
-        return sys.modules["experiments"]
-    spec = importlib.util.spec_from_file_location("experiments", Path(__file__).resolve().parent / "experiments.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["experiments"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-experiments = _load_experiments()
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/experiments.py, the runner of the other studies
+import experiments  # noqa: E402
 
 
 def two_towers():

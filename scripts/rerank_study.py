@@ -40,7 +40,6 @@ CSV to rerun the study.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -67,18 +66,8 @@ BUDGET = (
 )
 
 
-def _load_experiments():
-    """scripts/experiments.py, the runner of the other studies: its rows, columns and helpers."""
-    if "experiments" in sys.modules:
-        return sys.modules["experiments"]
-    spec = importlib.util.spec_from_file_location("experiments", Path(__file__).resolve().parent / "experiments.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["experiments"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-experiments = _load_experiments()
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/experiments.py, the runner of the other studies
+import experiments  # noqa: E402
 
 
 def columns() -> list[str]:
