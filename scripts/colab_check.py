@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
         if pin.source not in setup.source:
             raise RuntimeError(f"the setup cell does not install {pin.source}; run `make pin`")
-        setup.source = setup.source.replace(pin.source, f"git+file://{clone}@{commit}")
+        # pip accepts a file URL in "name @ url" only with a host: file://localhost/...
+        setup.source = setup.source.replace(pin.source, f"git+file://localhost{clone}@{commit}")
 
         first = execute(python, notebook, work, "first", colab_start)
         report["steps"]["notebook with the install (s)"] = round(first["seconds"], 1)

@@ -45,7 +45,7 @@ class Pin:
     def source(self) -> str:
         return f"git+https://github.com/{self.repository}@{self.ref}"
 
-    def setup_header(self, source: str | None = None) -> str:
+    def setup_header(self) -> str:
         """The top of every notebook's setup cell: in Colab, install this release once."""
         modules = ", ".join(f'"{name}"' for name in RESTART_MODULES)
         return f"""# NBVAL_IGNORE_OUTPUT
@@ -55,17 +55,21 @@ import sys
 if "google.colab" in sys.modules:  # Colab: install the cookbook release these notebooks were tested with, once
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        installed = version("{PACKAGE}")
-    except PackageNotFoundError:
-        installed = None
-    if installed != "{self.version}":
+    def cookbook_version():
+        try:
+            return version("{PACKAGE}")
+        except PackageNotFoundError:
+            return None
+
+    if cookbook_version() != "{self.version}":
         loaded = {{
             name: sys.modules[name].__version__
             for name in ({modules})
             if name in sys.modules
         }}
-        %pip install "{PACKAGE} @ {source or self.source}"
+        %pip install "{PACKAGE} @ {self.source}"
+        if cookbook_version() != "{self.version}":
+            raise RuntimeError("pip did not install {PACKAGE} {self.version}: its error is printed above.")
         stale = [name for name, seen in loaded.items() if version(name.replace("_", "-")) != seen]
         if stale:
             raise RuntimeError(

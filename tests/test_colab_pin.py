@@ -26,7 +26,7 @@ def test_the_package_version_the_cell_checks_is_the_packages_own():
 
     pin = pin_colab.read_pin()
     assert st_cookbook.__version__ == pin.version
-    assert f'if installed != "{pin.version}":' in pin.setup_header()
+    assert f'if cookbook_version() != "{pin.version}":' in pin.setup_header()
 
 
 def _copy_tree(tmp_path: Path) -> Path:
@@ -87,57 +87,72 @@ def test_a_ref_that_is_neither_the_release_tag_nor_a_commit_is_reported(tmp_path
 
 
 class _Colab:
-    """A stand-in for Colab's IPython: records the %pip lines a cell runs."""
+    """A stand-in for Colab's IPython: records the %pip lines a cell runs, and what they install."""
 
-    def __init__(self):
-        self.magics = []
+    def __init__(self, versions, installs):
+        self.magics, self.versions, self.installs = [], versions, installs
 
     def run_line_magic(self, name, line):
         self.magics.append((name, line))
+        self.versions.update(self.installs)
 
 
-def _run_colab_part(monkeypatch, installed_versions, in_colab=True):
-    """Run the Colab part of a committed notebook's setup cell, as Colab's IPython would."""
+def _run_colab_part(monkeypatch, versions, installs=None, in_colab=True):
+    """Run the Colab part of a committed notebook's setup cell, as Colab's IPython would.
+
+    `versions` are what the runtime has before the cell (None: not installed), `installs` what
+    a %pip line changes; anything else is the real installed version.
+    """
+    pin = pin_colab.read_pin()
+    installs = {pin_colab.PACKAGE: pin.version} if installs is None else installs
     setup = next(cell for cell in nbformat.read(FIRST, as_version=4).cells if cell.cell_type == "code")
     header = setup.source[: setup.source.index(pin_colab.SETUP_TAIL)]
     if in_colab:
         monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    versions = dict(versions)
     real_version = importlib.metadata.version
 
     def version(name):
-        if name in installed_versions:
-            if installed_versions[name] is None:
-                raise importlib.metadata.PackageNotFoundError(name)
-            return installed_versions[name]
-        return real_version(name)
+        if name not in versions:
+            return real_version(name)
+        if versions[name] is None:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return versions[name]
 
     monkeypatch.setattr(importlib.metadata, "version", version)
-    ipython = _Colab()
+    ipython = _Colab(versions, installs)
     exec(TransformerManager().transform_cell(header), {"get_ipython": lambda: ipython})
     return ipython.magics
 
 
 def test_in_colab_without_the_cookbook_the_cell_pip_installs_the_pinned_release(monkeypatch):
     pin = pin_colab.read_pin()
-    magics = _run_colab_part(monkeypatch, {"st-finetuning-cookbook": None})
-    assert magics == [("pip", f'install "st-finetuning-cookbook @ {pin.source}"')]
+    magics = _run_colab_part(monkeypatch, {pin_colab.PACKAGE: None})
+    assert magics == [("pip", f'install "{pin_colab.PACKAGE} @ {pin.source}"')]
 
 
 def test_in_colab_with_the_release_already_installed_the_cell_installs_nothing(monkeypatch):
     pin = pin_colab.read_pin()
-    assert _run_colab_part(monkeypatch, {"st-finetuning-cookbook": pin.version}) == []
-    assert _run_colab_part(monkeypatch, {"st-finetuning-cookbook": "0.0.1"}) != [], "another version is replaced"
+    assert _run_colab_part(monkeypatch, {pin_colab.PACKAGE: pin.version}) == []
+    assert _run_colab_part(monkeypatch, {pin_colab.PACKAGE: "0.0.1"}) != [], "another version is replaced"
 
 
 def test_outside_colab_the_cell_installs_nothing(monkeypatch):
-    assert _run_colab_part(monkeypatch, {"st-finetuning-cookbook": None}, in_colab=False) == []
+    assert _run_colab_part(monkeypatch, {pin_colab.PACKAGE: None}, in_colab=False) == []
+
+
+def test_a_failed_install_stops_the_notebook_at_the_setup_cell(monkeypatch):
+    with pytest.raises(RuntimeError, match="pip did not install st-finetuning-cookbook"):
+        _run_colab_part(monkeypatch, {pin_colab.PACKAGE: None}, installs={})
 
 
 def test_an_upgrade_of_an_imported_library_asks_for_a_restart(monkeypatch):
     import transformers
 
+    pin = pin_colab.read_pin()
     assert "transformers" in sys.modules
+    upgrade = {pin_colab.PACKAGE: pin.version, "transformers": transformers.__version__ + "1"}
     with pytest.raises(RuntimeError, match="transformers.*Restart session"):
-        _run_colab_part(monkeypatch, {"st-finetuning-cookbook": None, "transformers": transformers.__version__ + "1"})
+        _run_colab_part(monkeypatch, {pin_colab.PACKAGE: None}, installs=upgrade)
