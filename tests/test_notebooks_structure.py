@@ -73,6 +73,7 @@ def test_committed_outputs_come_from_a_clean_run(path):
     assert counts == list(range(1, len(code) + 1)), "run top to bottom once (make notebooks) before committing"
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
     assert any(c.outputs for c in code if "NBVAL_CHECK_OUTPUT" in c.source), "checked cells need their outputs"
+    assert "widgets" not in nb.metadata, "stale widget state in the notebook's metadata (no output shows a widget)"
     ids = [c.id for c in nb.cells]
     assert len(set(ids)) == len(ids)
     for cell in code:
