@@ -32,6 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pin_colab  # noqa: E402
 
+from st_cookbook.doctor import QUIET_ENV  # noqa: E402
+
 ROOT = pin_colab.ROOT
 # What a Colab runtime already has (versions from the Colab-like check recorded in the issue tracker).
 PREINSTALLED = [
@@ -46,15 +48,7 @@ PREINSTALLED = [
     "nbclient",
     "nbformat",
 ]
-QUIET = {
-    "TQDM_DISABLE": "1",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "HF_HUB_VERBOSITY": "error",
-    "TOKENIZERS_PARALLELISM": "false",
-    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-}
+QUIET = {**QUIET_ENV, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 # Executed inside the Colab-like environment, so that its kernel is that environment's Python.
 RUNNER = textwrap.dedent(
     """

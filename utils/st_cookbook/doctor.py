@@ -34,6 +34,16 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# No progress bars or library chatter in headless runs (also used by scripts/colab_check.py).
+QUIET_ENV = {
+    "TQDM_DISABLE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_VERBOSITY": "error",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
 if __name__ == "__main__" and not __package__:
     # Run by path: utils/ instead of this folder on sys.path, so that `import st_cookbook` finds this
     # checkout even before any install, and this folder's models.py, results.py... shadow nothing.
@@ -401,14 +411,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The checks are of the offline path, quietly: set before the libraries are imported.
     os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
-    for name, value in {
-        "TQDM_DISABLE": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-        "TRANSFORMERS_VERBOSITY": "error",
-        "HF_HUB_VERBOSITY": "error",
-        "TOKENIZERS_PARALLELISM": "false",
-    }.items():
+    for name, value in QUIET_ENV.items():
         os.environ.setdefault(name, value)
 
     ctx = Context(
