@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 import st_cookbook as cb
 from st_cookbook import compare, load_study, summarize
@@ -130,7 +131,8 @@ def test_the_little_data_study_trains_on_the_datasets_notebook_10_builds(experim
                 break  # training starts here
             if cell["cell_type"] != "code" or "base_model" in source or "retrieval_outcomes" in source:
                 continue  # the data cells only: no model evaluation
-            exec(compile(source, "notebook 10", "exec"), namespace)
+            # as Jupyter runs a cell: IPython turns the setup cell's Colab-only %pip line into Python first
+            exec(compile(TransformerManager().transform_cell(source), "notebook 10", "exec"), namespace)
     built = {
         "document pairs (ICT)": "document_pairs",
         "augmented questions": "augmented_pairs",
